@@ -1,0 +1,177 @@
+"""``medcorpus build``: assemble and run the corpus pipeline, then write the manifest.
+
+read & parse -> group by patient -> de-identify -> normalize terminology -> quality -> dedup
+-> tier -> task examples -> split (+ decontaminate) -> write. Each stage is a composite
+PTransform from ``transforms/``; this module only wires them and handles the run around them.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+from pipelines import __version__
+from pipelines.config import config_hash, load_config, load_section_file
+from pipelines.errors import UserError
+from pipelines.sample.export import sample_source_specs
+from pipelines.secret import Secret, resolve_secret
+from pipelines.sources import Source, check_sources, parse_source
+from schemas.tables import REJECTED as REJECTED_SCHEMA
+from schemas.tables import REVIEW as REVIEW_SCHEMA
+from schemas.tables import SPLITS
+
+#: What an output directory may contain; --overwrite removes only these.
+OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
+                                  "manifest.json", "DATA_CARD.md")
+
+
+def pipeline_options(beam_args: list[str]) -> PipelineOptions:
+    import logging
+
+    logging.getLogger("apache_beam.options.pipeline_options").setLevel(logging.WARNING)
+    opts = PipelineOptions(beam_args)
+    std = opts.view_as(StandardOptions)
+    if not std.runner:
+        std.runner = "DirectRunner"  # named explicitly: never fall back to downloading Prism
+    if std.runner in ("DirectRunner", "direct"):
+        direct = opts.view_as(DirectOptions)
+        if "--direct_running_mode" not in " ".join(beam_args):
+            direct.direct_running_mode = "multi_processing"
+        if "--direct_num_workers" not in " ".join(beam_args):
+            direct.direct_num_workers = 0  # all cores
+    return opts
+
+
+def prepare_output(output: str, overwrite: bool) -> None:
+    if "://" in output:
+        return  # object stores: shards are written with deterministic names
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output is a file, not a directory: {output}")
+    if out.exists():
+        present = [p.name for p in out.iterdir()]
+        if present and not overwrite:
+            raise UserError(f"output directory is not empty: {output} (pass --overwrite to replace a previous build)")
+        foreign = [n for n in present if n not in OUTPUT_ENTRIES]
+        if foreign and overwrite:
+            raise UserError(f"refusing to overwrite {output}: it holds files medcorpus did not write ({foreign[0]} ...)")
+        for name in present:
+            p = out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def resolve_inputs(args) -> tuple[list[Source], bool]:
+    specs = list(args.source)
+    using_sample = not specs
+    if using_sample:
+        specs = sample_source_specs()
+    return [parse_source(s) for s in specs], using_sample
+
+
+class BuildContext:
+    """Everything the stages need, resolved once on the driver (picklable, no secrets printed)."""
+
+    def __init__(self, config: dict, secret: Secret, output: str, benchmarks: list[str]):
+        self.config = config
+        self.secret = secret.value
+        self.output = output
+        self.deid_policy = load_section_file(config, "deid_policy")
+        self.quality_policy = load_section_file(config, "quality")
+        self.matrix_path = config["matrix"]
+        self.benchmarks = list(config.get("decontaminate_against") or []) + list(benchmarks)
+
+
+def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -> None:
+    from transforms.dedup.stage import DropDuplicates
+    from transforms.deid.stage import Deidentify
+    from transforms.io.read import ReadSources
+    from transforms.link.group_by_patient import GroupByPatient
+    from transforms.quality.stage import ScoreDocuments
+    from transforms.split.stage import SplitAndDecontaminate
+    from transforms.tasks.stage import BuildExamples
+    from transforms.terminology.stage import NormalizeTerminology
+    from transforms.tiering.stage import TierDocuments
+    from transforms.write.parquet import WriteTable
+    from transforms.write.stats import WriteEvents
+
+    out = ctx.output
+    shards = ctx.config["output"].get("rows_per_shard", {})
+    read = p | "Sources" >> beam.Create([s.as_dict() for s in sources]) | "Read" >> ReadSources(ctx.config)
+    linked = read["units"] | "GroupByPatient" >> GroupByPatient()
+    deid = (linked["records"], linked["standalone"]) | "Deidentify" >> Deidentify(ctx)
+    coded = (deid["records"], deid["documents"]) | "Terminology" >> NormalizeTerminology(ctx)
+    scored = coded["documents"] | "Quality" >> ScoreDocuments(ctx)
+    unique = scored["documents"] | "Dedup" >> DropDuplicates(ctx)
+    tiered = unique["documents"] | "Tier" >> TierDocuments(ctx)
+    examples = coded["records"] | "Tasks" >> BuildExamples(ctx)
+    split = (tiered["documents"], examples["examples"]) | "Split" >> SplitAndDecontaminate(ctx)
+
+    rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], scored["rejected"],
+                examples["rejected"]]
+    events = [read["events"], linked["events"], deid["events"], coded["events"], scored["events"], unique["events"],
+              tiered["events"], examples["events"], split["events"]]
+    for name, schema in SPLITS.items():
+        written = split[name] | f"Write_{name}" >> WriteTable(out, name, schema, shards.get(name, 50_000),
+                                                               ledger="rows")
+        rejected.append(written["rejected"])
+        events.append(written["events"])
+    review = scored["review"] | "WriteReview" >> WriteTable(out, "review", REVIEW_SCHEMA, 50_000)
+    all_rejected = tuple(rejected) | "AllRejected" >> beam.Flatten()
+    rej = all_rejected | "WriteRejected" >> WriteTable(out, "rejected", REJECTED_SCHEMA, 50_000)
+    events.append(rej["events"])
+    events.append(review["events"])
+    (tuple(events) | "AllEvents" >> beam.Flatten()
+     | "WriteEvents" >> WriteEvents(FileSystems.join(out, "_stats")))
+
+
+def run_build(args, beam_args: list[str]) -> int:
+    from pipelines.manifest import finish_manifest
+    from pipelines.progress import print_summary
+
+    sources, using_sample = resolve_inputs(args)
+    config = load_config(args.config)
+    secret = resolve_secret(args.secret_file, allow_demo=using_sample)
+    check_sources(sources)
+    opts = pipeline_options(beam_args)
+    ctx = BuildContext(config, secret, args.output, args.benchmark)
+    for b in ctx.benchmarks:
+        if "://" not in b and not Path(b).is_file():
+            raise UserError(f"benchmark file not found: {b}")
+    from transforms.tiering.matrix import load_matrix  # validate the matrix before any data is read
+
+    load_matrix(config["matrix"])
+    prepare_output(args.output, args.overwrite)
+
+    run_id = uuid.uuid4().hex[:12]
+    started = time.time()
+    print(f"medcorpus {__version__}: building {len(sources)} source(s) with {opts.view_as(StandardOptions).runner}"
+          f"{' (bundled sample, demo secret)' if secret.demo else ''}", file=sys.stderr)
+    with beam.Pipeline(options=opts) as p:
+        build_pipeline(p, sources, ctx)
+    finished = time.time()
+    manifest = finish_manifest(
+        args.output, run_id=run_id, version=__version__, config=config,
+        config_hash=config_hash(config, {"benchmarks": ctx.benchmarks}), secret=secret,
+        runner=opts.view_as(StandardOptions).runner, sources=sources, started=started, finished=finished,
+        deid_policy=ctx.deid_policy)
+    print_summary(args.output, manifest)
+    code = 0
+    if not manifest["reconciliation"]["ok"]:
+        print("medcorpus: error: counts do not reconcile (see manifest.json 'reconciliation')", file=sys.stderr)
+        code = 1
+    if manifest.get("leakage", {}).get("problems"):
+        print("medcorpus: error: evaluation leakage detected (see manifest.json 'leakage')", file=sys.stderr)
+        code = 1
+    if args.gate:
+        from pipelines.validate_command import validate_dir
+
+        if not validate_dir(args.output, None):
+            code = 1
+    return code

@@ -1,0 +1,138 @@
+"""The ``medcorpus`` command line: build, deid, validate, sample.
+
+User mistakes (missing path, no inputs, bad config key, missing secret) print one clear line
+and exit non-zero; tracebacks are reserved for bugs.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+
+from pipelines import __version__
+from pipelines.errors import UserError
+
+EPILOG_BUILD = textwrap.dedent("""\
+    examples:
+      medcorpus build                                   # the bundled sample -> ./corpus-out
+      MEDCORPUS_SECRET=... medcorpus build --source fhir:/data/bulk --source text:/data/notes \\
+          --source dicom:/data/pacs --output /data/corpus
+      medcorpus build --source fhir:'gs://bucket/export/*.ndjson.gz' --output gs://bucket/corpus \\
+          --secret-file ./secret.key --runner DataflowRunner --project P --region R \\
+          --temp_location gs://bucket/tmp --setup_file ./setup.py
+
+    Any other --option is passed to Apache Beam (--runner, --direct_num_workers,
+    --direct_running_mode, --project, --temp_location, --flink_master, --setup_file, ...).
+    """)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="medcorpus",
+        description="Build a de-identified, coded, quality-checked, tiered medical corpus with Apache Beam.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'medcorpus COMMAND --help' for the options of a command.",
+    )
+    p.add_argument("--version", action="version", version=f"medcorpus {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress messages")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("build", help="run the corpus pipeline", epilog=EPILOG_BUILD,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Read FHIR, DICOM and text sources, de-identify, normalize, check, "
+                                   "deduplicate, tier, build task examples, split and write Parquet.")
+    b.add_argument("--config", metavar="FILE", help="YAML config overriding the defaults (see README)")
+    b.add_argument("--source", action="append", default=[], metavar="KIND:PATH",
+                   help="input: KIND is fhir, dicom or text; PATH a file, directory or glob (.gz accepted). "
+                        "Repeatable. Without any, the bundled sample is built.")
+    b.add_argument("--output", default="corpus-out", metavar="DIR", help="output directory (default: ./corpus-out)")
+    b.add_argument("--secret-file", metavar="FILE", help="file holding the pseudonymisation secret "
+                                                          "(default: $MEDCORPUS_SECRET)")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty output directory")
+    b.add_argument("--gate", action="store_true", help="run the expectation suites at the end; fail the run on failure")
+    b.add_argument("--benchmark", action="append", default=[], metavar="FILE",
+                   help="JSONL benchmark (question/options/answer) to decontaminate against; repeatable")
+
+    d = sub.add_parser("deid", help="write de-identified copies of FHIR, DICOM and text files",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="De-identify inputs in their own formats, keeping the relative layout. "
+                                   "Each file's kind is recognised by its content, not its extension.",
+                       epilog="example:\n  MEDCORPUS_SECRET=... medcorpus deid /data/export /data/pacs --output /data/deid\n")
+    d.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
+    d.add_argument("--output", required=True, metavar="DIR")
+    d.add_argument("--config", metavar="FILE")
+    d.add_argument("--secret-file", metavar="FILE")
+    d.add_argument("--overwrite", action="store_true")
+
+    v = sub.add_parser("validate", help="run the expectation suites on a built corpus",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Exit 0 when every expectation passes, 1 when any fails.",
+                       epilog="example:\n  medcorpus validate corpus-out\n")
+    v.add_argument("directory", metavar="DIR")
+    v.add_argument("--suites", metavar="DIR", help="extra directory of user expectation suites (JSON)")
+
+    s = sub.add_parser("sample", help="write the bundled sample inputs to disk",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  medcorpus sample --output ./sample && "
+                              "medcorpus build --source fhir:./sample/fhir --source text:./sample/text "
+                              "--source dicom:./sample/dicom\n")
+    s.add_argument("--output", required=True, metavar="DIR")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if beam_args and args.command != "build":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    _quiet_logs(args.verbose)
+    try:
+        if args.command == "build":
+            from pipelines.build import run_build
+
+            return run_build(args, beam_args)
+        if args.command == "deid":
+            from pipelines.deid_command import run_deid
+
+            return run_deid(args)
+        if args.command == "validate":
+            from pipelines.validate_command import run_validate
+
+            return run_validate(args)
+        if args.command == "sample":
+            from pipelines.sample.export import export_sample
+
+            return export_sample(args.output)
+    except UserError as exc:
+        print(f"medcorpus: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("medcorpus: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+class _DropNoise(logging.Filter):
+    """Beam warns at import time about optional GCP client libraries nobody asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
+def _quiet_logs(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropNoise())
+    for name in ("apache_beam", "presidio-analyzer", "presidio-anonymizer", "tldextract", "great_expectations",
+                 "filelock", "urllib3"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

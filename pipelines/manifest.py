@@ -1,0 +1,237 @@
+"""The run manifest: what was read, what happened to it at each stage, and what was written.
+
+Built on the driver after the pipeline finishes, from the ledger events the stages emitted
+(``_stats/events.json``) and the shards on disk. Counts must reconcile exactly:
+
+* per stage: ``in == out + filtered + rejected``;
+* between stages: what one stage passes on is what the next receives;
+* end to end, for input units: ``read == written + filtered (by reason) + rejected``;
+* rows counted by the writers equal the rows in the Parquet shards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.tables import SPLITS, TABLES
+from transforms.write.stats import STATS_FILE
+
+#: (ledger, stage that passes on, stage that receives)
+CHAINS = [
+    ("units", "read", "link"),
+    ("units", "link", "deid"),
+    ("documents", "deid", "quality"),
+    ("documents", "quality", "dedup"),
+    ("documents", "dedup", "tier"),
+    ("documents", "tier", "split"),
+    ("examples", "tasks", "split"),
+]
+
+
+def load_events(out_dir: str) -> list[list]:
+    path = FileSystems.join(out_dir, "_stats", STATS_FILE)
+    if not FileSystems.exists(path):
+        return []
+    with FileSystems.open(path) as fh:
+        return orjson.loads(fh.read())
+
+
+def ledger_tables(events: list[list]) -> dict:
+    """ledger -> stage -> {"in", "out", "filtered": {reason: n}, "rejected": {reason: n}, "by_kind": {...}}."""
+    ledgers: dict = defaultdict(lambda: defaultdict(lambda: {"in": 0, "out": 0, "filtered": {}, "rejected": {},
+                                                             "other": {}}))
+    for ledger, stage, outcome, reason, kind, n in events:
+        st = ledgers[ledger][stage]
+        if outcome in ("in", "out"):
+            st[outcome] += n
+        elif outcome in ("filtered", "rejected"):
+            st[outcome][reason] = st[outcome].get(reason, 0) + n
+        else:
+            key = f"{outcome}:{reason}" if reason else outcome
+            st["other"][key] = st["other"].get(key, 0) + n
+    return {lg: {s: dict(v) for s, v in stages.items()} for lg, stages in ledgers.items()}
+
+
+def _sum(d: dict) -> int:
+    return sum(d.values())
+
+
+def reconcile(ledgers: dict, rows_written: dict[str, int], rows_counted: dict[str, int]) -> dict:
+    problems = []
+    for ledger in ("units", "documents", "examples", "patients"):
+        for stage, st in (ledgers.get(ledger) or {}).items():
+            if st["in"] and st["in"] != st["out"] + _sum(st["filtered"]) + _sum(st["rejected"]):
+                problems.append(f"{ledger}/{stage}: in {st['in']} != out {st['out']} + filtered "
+                                f"{_sum(st['filtered'])} + rejected {_sum(st['rejected'])}")
+    for ledger, a, b in CHAINS:
+        sa = (ledgers.get(ledger) or {}).get(a)
+        sb = (ledgers.get(ledger) or {}).get(b)
+        passed = sa["out"] if sa else 0
+        received = sb["in"] if sb else 0
+        if passed != received:
+            problems.append(f"{ledger}: {a} passed on {passed} but {b} received {received}")
+    units = ledgers.get("units") or {}
+    read = units.get("read", {}).get("in", 0)
+    written = units.get("deid", {}).get("out", 0)
+    filtered = {f"{s}:{r}": n for s, st in units.items() for r, n in st["filtered"].items()}
+    rejected = {f"{s}:{r}": n for s, st in units.items() for r, n in st["rejected"].items()}
+    if read != written + _sum(filtered) + _sum(rejected):
+        problems.append(f"units: read {read} != written {written} + filtered {_sum(filtered)} + rejected {_sum(rejected)}")
+    docs_out = (ledgers.get("documents") or {}).get("split", {}).get("out", 0)
+    ex_out = (ledgers.get("examples") or {}).get("split", {}).get("out", 0)
+    if docs_out != rows_counted.get("pretraining", 0):
+        problems.append(f"documents: split passed {docs_out} but the pretraining writer counted {rows_counted.get('pretraining', 0)}")
+    ex_rows = sum(rows_counted.get(s, 0) for s in ("sft", "preference", "evaluation"))
+    if ex_out != ex_rows:
+        problems.append(f"examples: split passed {ex_out} but the writers counted {ex_rows}")
+    for table, n in rows_counted.items():
+        if rows_written.get(table, 0) != n:
+            problems.append(f"{table}: writers counted {n} rows but the shards hold {rows_written.get(table, 0)}")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "units": {"read": read, "written": written, "filtered": filtered, "rejected": rejected},
+        "definitions": "units are input FHIR resources, text documents and DICOM instances; a unit is written when "
+                       "it reaches a de-identified patient record or document; documents and examples are "
+                       "reconciled stage by stage in 'stages'",
+    }
+
+
+def list_shards(out_dir: str) -> dict[str, list[dict]]:
+    shards: dict[str, list[dict]] = {}
+    for table in TABLES:
+        result = FileSystems.match([FileSystems.join(out_dir, table, "*.parquet")])[0]
+        entries = []
+        for meta in sorted(result.metadata_list, key=lambda m: m.path):
+            with FileSystems.open(meta.path) as fh:
+                data = fh.read()
+            rows = pq.read_metadata(pq_buffer(data)).num_rows
+            entries.append({"path": f"{table}/{meta.path.rsplit('/', 1)[-1]}", "rows": rows,
+                            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        shards[table] = entries
+    return shards
+
+
+def pq_buffer(data: bytes):
+    import pyarrow as pa
+
+    return pa.BufferReader(data)
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _stat_block(ledgers: dict, ledger: str) -> dict:
+    out: dict = defaultdict(int)
+    for st in (ledgers.get(ledger) or {}).values():
+        for key, n in st["other"].items():
+            out[key] += n
+        for key, n in st["rejected"].items():
+            out[f"rejected:{key}"] += n
+        if st["out"]:
+            out["out"] += st["out"]
+    return dict(sorted(out.items()))
+
+
+def matrix_fill(out_dir: str, matrix_path: str) -> dict:
+    """Examples per (disease, scenario, task) cell and split, and the blind spots."""
+    from transforms.tiering.matrix import load_matrix
+
+    matrix = load_matrix(matrix_path)
+    counts: dict = defaultdict(lambda: defaultdict(int))
+    for split in SPLITS:
+        result = FileSystems.match([FileSystems.join(out_dir, split, "*.parquet")])[0]
+        for meta in result.metadata_list:
+            with FileSystems.open(meta.path) as fh:
+                table = pq.read_table(pq_buffer(fh.read()), columns=["task_id"])
+            for task_id in table.column("task_id").to_pylist():
+                if task_id:
+                    counts[task_id][split] += 1
+    cells = []
+    for task in matrix.tasks:
+        per_split = {s: counts.get(task["id"], {}).get(s, 0) for s in SPLITS}
+        total = sum(per_split.values())
+        minimum = int((task.get("quota") or {}).get("min", 1))
+        cells.append({"task_id": task["id"], "disease": task.get("disease"), "scenario": task.get("scenario"),
+                      "per_split": per_split, "total": total, "min": minimum, "blind_spot": total < minimum})
+    return {"version": matrix.version, "cells": cells,
+            "blind_spots": [c["task_id"] for c in cells if c["blind_spot"]]}
+
+
+def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, config_hash: str, secret,
+                    runner: str, sources, started: float, finished: float, deid_policy: dict) -> dict:
+    events = load_events(out_dir)
+    ledgers = ledger_tables(events)
+    shards = list_shards(out_dir)
+    rows_written = {t: sum(s["rows"] for s in entries) for t, entries in shards.items()}
+    rows_counted: dict[str, int] = defaultdict(int)
+    for ledger, stage, outcome, reason, kind, n in events:
+        if ledger == "rows" and stage == "write" and outcome == "out":
+            rows_counted[reason] += n
+    for split in SPLITS:
+        rows_counted.setdefault(split, 0)
+    counts_by_kind: dict = defaultdict(lambda: defaultdict(int))
+    for ledger, stage, outcome, reason, kind, n in events:
+        if ledger == "units" and stage == "read":
+            counts_by_kind[kind or "unknown"][outcome if outcome in ("in", "out") else outcome] += n
+        if ledger == "files" and stage == "read" and outcome == "in":
+            counts_by_kind[kind or "unknown"]["files"] += n
+    from transforms.terminology import table_versions
+
+    manifest = {
+        "run_id": run_id,
+        "medcorpus_version": version,
+        "demo": secret.demo,
+        "secret_fingerprint": secret.fingerprint,
+        "config_hash": config_hash,
+        "deid_policy": {"id": deid_policy.get("policy_id"), "version": deid_policy.get("version")},
+        "table_versions": table_versions(),
+        "runner": runner,
+        "started": _iso(started),
+        "finished": _iso(finished),
+        "duration_s": round(finished - started, 1),
+        "sources": [{"kind": s.kind, "root": _public_root(s.root)} for s in sources],
+        "counts": {
+            "by_source_kind": {k: dict(v) for k, v in sorted(counts_by_kind.items())},
+            "by_split": {t: rows_written.get(t, 0) for t in SPLITS},
+            "rejected_rows": rows_written.get("rejected", 0),
+            "review_rows": rows_written.get("review", 0),
+        },
+        "stages": ledgers,
+        "reconciliation": reconcile(ledgers, rows_written, {k: v for k, v in rows_counted.items()
+                                                            if k in SPLITS}),
+        "deid": {
+            "entities": _stat_block(ledgers, "deid_entities"),
+            "dicom_actions": _stat_block(ledgers, "dicom_actions"),
+            "images": _stat_block(ledgers, "images"),
+        },
+        "terminology": _stat_block(ledgers, "terminology"),
+        "decontamination": _stat_block(ledgers, "decontamination"),
+        "leakage": {"problems": sorted(_stat_block(ledgers, "leakage"))},
+        "matrix": matrix_fill(out_dir, config["matrix"]),
+        "shards": shards,
+    }
+    path = FileSystems.join(out_dir, "manifest.json")
+    with FileSystems.create(path) as fh:
+        fh.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    if "://" not in out_dir:
+        shutil.rmtree(Path(out_dir) / "_stats", ignore_errors=True)
+    return manifest
+
+
+def _public_root(root: str) -> str:
+    """Source roots are recorded by name only (the bundled sample's install path is not useful)."""
+    from pipelines.sample.export import SAMPLE_DIR
+
+    try:
+        return "bundled-sample/" + str(Path(root).resolve().relative_to(SAMPLE_DIR))
+    except (ValueError, OSError):
+        return root

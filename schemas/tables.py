@@ -1,0 +1,154 @@
+"""Arrow schemas for every table medcorpus writes: the one source of truth.
+
+Writers enforce these schemas, the expectation suites and the README's schema section are
+derived from them, and tests load shards against them. Add a field here and only here.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Images follow the Hugging Face ``datasets`` Image convention: a {bytes, path} struct.
+IMAGE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
+
+#: Columns every corpus row carries (all four splits).
+COMMON_FIELDS: list[pa.Field] = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("patient_key", pa.string()),  # pseudonymous; null for non-patient documents
+    pa.field("source_kind", pa.string(), nullable=False),  # fhir | text | dicom
+    pa.field("modality", pa.string(), nullable=False),  # text | image | structured | multimodal
+    pa.field("language", pa.string(), nullable=False),  # zh | en | mixed | other
+    pa.field("tier", pa.string(), nullable=False),  # general | specialty | task
+    pa.field("annotation_level", pa.string(), nullable=False),  # none | weak | fine
+    pa.field("disease_codes", pa.list_(pa.string()), nullable=False),  # ICD-10 categories
+    pa.field("disease_ids", pa.list_(pa.string()), nullable=False),  # matrix disease ids
+    pa.field("scenario_ids", pa.list_(pa.string()), nullable=False),
+    pa.field("task_id", pa.string()),
+    pa.field("dedup_cluster", pa.string()),
+]
+
+#: Per-record quality signals, written as columns so users can re-filter without recomputing.
+QUALITY_FIELDS: list[pa.Field] = [
+    pa.field("q_chars", pa.int64()),
+    pa.field("q_tokens", pa.int64()),
+    pa.field("q_alpha_share", pa.float64()),
+    pa.field("q_digit_share", pa.float64()),
+    pa.field("q_punct_share", pa.float64()),
+    pa.field("q_dup_line_frac", pa.float64()),
+    pa.field("q_dup_ngram_frac", pa.float64()),
+    pa.field("q_mojibake", pa.int64()),
+    pa.field("q_replacement_chars", pa.int64()),
+    pa.field("q_boilerplate_share", pa.float64()),
+    pa.field("q_language_confidence", pa.float64()),
+]
+
+PRETRAINING = pa.schema(
+    COMMON_FIELDS
+    + [
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("doc_type", pa.string()),
+        pa.field("date", pa.string()),  # shifted, YYYY-MM-DD
+        pa.field("image", IMAGE),
+    ]
+    + QUALITY_FIELDS,
+    metadata={"medcorpus.table": "pretraining", "medcorpus.schema_version": "1"},
+)
+
+SFT = pa.schema(
+    COMMON_FIELDS
+    + [
+        pa.field("messages", pa.list_(MESSAGE), nullable=False),
+        pa.field("images", pa.list_(IMAGE), nullable=False),
+    ],
+    metadata={"medcorpus.table": "sft", "medcorpus.schema_version": "1"},
+)
+
+PREFERENCE = pa.schema(
+    COMMON_FIELDS
+    + [
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("chosen", pa.string(), nullable=False),
+        pa.field("rejected", pa.string(), nullable=False),
+        pa.field("corruption", pa.string()),  # kind of recorded corruption; null for imported pairs
+        pa.field("images", pa.list_(IMAGE), nullable=False),
+    ],
+    metadata={"medcorpus.table": "preference", "medcorpus.schema_version": "1"},
+)
+
+EVALUATION = pa.schema(
+    COMMON_FIELDS
+    + [
+        pa.field("messages", pa.list_(MESSAGE), nullable=False),  # prompt turns; last is the reference answer
+        pa.field("reference", pa.string()),
+        pa.field("images", pa.list_(IMAGE), nullable=False),
+    ],
+    metadata={"medcorpus.table": "evaluation", "medcorpus.schema_version": "1"},
+)
+
+REJECTED = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),  # "<kind>:<path relative to the source root>"
+        pa.field("position", pa.string(), nullable=False),  # "file", "line 12", "entry 3", ...
+        pa.field("source_kind", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("error_kind", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),  # never the raw payload
+    ],
+    metadata={"medcorpus.table": "rejected", "medcorpus.schema_version": "1"},
+)
+
+REVIEW = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("split", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("text", pa.string()),  # de-identified text for the reviewer
+        pa.field("decision", pa.string()),  # filled by the reviewer: keep | drop
+    ],
+    metadata={"medcorpus.table": "review", "medcorpus.schema_version": "1"},
+)
+
+SPLITS: dict[str, pa.Schema] = {
+    "pretraining": PRETRAINING,
+    "sft": SFT,
+    "preference": PREFERENCE,
+    "evaluation": EVALUATION,
+}
+TABLES: dict[str, pa.Schema] = {**SPLITS, "rejected": REJECTED, "review": REVIEW}
+
+
+def empty_row(schema: pa.Schema) -> dict:
+    """A row with every column present (nulls / empty lists) for ``schema``."""
+    row = {}
+    for f in schema:
+        row[f.name] = [] if pa.types.is_list(f.type) else None
+    return row
+
+
+def conform(row: dict, schema: pa.Schema) -> dict:
+    """Return ``row`` restricted to ``schema``'s columns, filling missing ones.
+
+    Raises ``ValueError`` naming the column (never the value) when a non-nullable column is
+    missing or a value cannot be converted to the declared type.
+    """
+    out = empty_row(schema)
+    for f in schema:
+        if f.name in row and row[f.name] is not None:
+            out[f.name] = row[f.name]
+        elif not f.nullable and not pa.types.is_list(f.type):
+            raise ValueError(f"column {f.name!r} is required by the {schema.metadata[b'medcorpus.table'].decode()} schema")
+    try:
+        pa.Table.from_pylist([out], schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        bad = _first_bad_column(out, schema)
+        raise ValueError(f"column {bad!r} does not match its declared type ({type(exc).__name__})") from None
+    return out
+
+
+def _first_bad_column(row: dict, schema: pa.Schema) -> str:
+    for f in schema:
+        try:
+            pa.array([row[f.name]], type=f.type)
+        except Exception:  # noqa: BLE001 - we only look for the column name
+            return f.name
+    return "?"

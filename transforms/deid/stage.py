@@ -1,0 +1,388 @@
+"""De-identify stage: one raw patient record in, one de-identified record (and its documents) out.
+
+Everything after this stage sees only pseudonyms and shifted dates. Per patient:
+
+* ``patient_key`` and the date offset come from the run secret (``transforms.deid.keys``);
+* FHIR resources go through the structural de-identifier, whose free-text fields go through
+  the text de-identifier with the patient's own known PHI;
+* notes are extracted from the *de-identified* resources (so they are never de-identified twice);
+* text documents of the patient go through the same text de-identifier;
+* DICOM instances go through the PS3.15 table, at-risk images are quarantined, and one image per
+  series is rendered to PNG.
+
+A bad DICOM instance or text document is rejected on its own; the rest of the patient goes on.
+Heavy engines (Presidio + spaCy) load once per worker in ``setup``.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from transforms.base import EVENTS, FILTERED, IN, OUT, REJECT, REJECTED, event, rejected_row
+from transforms.deid.keys import date_shift_days, hmac_hex, keyed_uid, patient_key, resource_pseudonym
+
+STAGE = "deid"
+
+
+def doc_id_for(secret: bytes, *parts: str) -> str:
+    return "d-" + hmac_hex(secret, "document", "\x1f".join(parts), 24)
+
+
+def _uid_from_identifier(value: str) -> str:
+    return value[len("urn:oid:"):] if value.startswith("urn:oid:") else value
+
+
+def rekey_imaging_study(resource: dict, secret: bytes) -> dict:
+    """Replace DICOM UIDs in a raw ImagingStudy with the keyed UIDs the DICOM path uses."""
+    res = dict(resource)
+    idents = []
+    for ident in res.get("identifier", []) or []:
+        ident = dict(ident)
+        value = ident.get("value") or ""
+        if ident.get("system") in ("urn:dicom:uid", "urn:ietf:rfc:3986") and value:
+            uid = _uid_from_identifier(value)
+            if uid and all(c.isdigit() or c == "." for c in uid):
+                ident["value"] = ("urn:oid:" if value.startswith("urn:oid:") else "") + keyed_uid(secret, uid)
+        idents.append(ident)
+    if idents:
+        res["identifier"] = idents
+    series_out = []
+    for series in res.get("series", []) or []:
+        series = dict(series)
+        if series.get("uid"):
+            series["uid"] = keyed_uid(secret, series["uid"])
+        inst_out = []
+        for inst in series.get("instance", []) or []:
+            inst = dict(inst)
+            if inst.get("uid"):
+                inst["uid"] = keyed_uid(secret, inst["uid"])
+            inst_out.append(inst)
+        if inst_out:
+            series["instance"] = inst_out
+        series_out.append(series)
+    if series_out:
+        res["series"] = series_out
+    return res
+
+
+def study_uids_of(resource: dict) -> list[str]:
+    uids = []
+    for ident in resource.get("identifier", []) or []:
+        value = ident.get("value") or ""
+        if ident.get("system") in ("urn:dicom:uid", "urn:ietf:rfc:3986") and value:
+            uids.append(_uid_from_identifier(value))
+    if resource.get("uid"):  # STU3-style
+        uids.append(resource["uid"])
+    return uids
+
+
+def _encounter_of(resource: dict) -> str | None:
+    rt = resource.get("resourceType")
+    if rt == "DocumentReference":
+        ctx = resource.get("context") or {}
+        enc = ctx.get("encounter")
+        if isinstance(enc, list) and enc:
+            return (enc[0] or {}).get("reference")
+        if isinstance(enc, dict):
+            return enc.get("reference")
+        return None
+    enc = resource.get("encounter")
+    return enc.get("reference") if isinstance(enc, dict) else None
+
+
+def _lang(text: str) -> str:
+    from transforms.io.text_parse import detect_language
+
+    return detect_language(text)[0]
+
+
+class DeidentifyRecord(beam.DoFn):
+    """Raw patient record -> de-identified record (main) + documents + rejects + events."""
+
+    def __init__(self, secret: bytes, policy: dict):
+        super().__init__()
+        self.secret = secret
+        self.policy = policy
+        self.text = None
+
+    def setup(self):
+        from transforms.deid.text import TextDeidentifier
+
+        self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _text_deid(self, shift: int, known):
+        def deid(text: str, language: str | None = None):
+            return self.text.deidentify(text, language=language or _lang(text), date_shift_days=shift, known=known)
+
+        return deid
+
+    def process(self, record: dict):
+        from transforms.deid.fhir_deid import deidentify_patient_resources
+        from transforms.deid.text import known_phi_from_patient_resource
+        from transforms.io.fhir_notes import extract_notes
+
+        secret = self.secret
+        pid = record["patient_id"]
+        max_days = int((self.policy.get("date_shift") or {}).get("max_days", 365))
+        pk = patient_key(secret, pid)
+        shift = date_shift_days(secret, pid, max_days)
+        entity_counts: Counter = Counter()
+        documents: list[dict] = []
+
+        # ---- FHIR -------------------------------------------------------------------------
+        raw = [u["resource"] for u in record["resources"]]
+        patient = next((r for r in raw if r.get("resourceType") == "Patient"), None)
+        known = known_phi_from_patient_resource(patient) if patient else None
+        text_deid = self._text_deid(shift, known)
+        study_encounters: dict[str, str] = {}
+        prepared = []
+        for r in raw:
+            if r.get("resourceType") == "ImagingStudy":
+                enc = _encounter_of(r)
+                for uid in study_uids_of(r):
+                    if enc:
+                        study_encounters[keyed_uid(secret, uid)] = enc
+                r = rekey_imaging_study(r, secret)
+            prepared.append(r)
+        resources: list[dict] = []
+        if prepared:
+            n = len(prepared)
+            yield event("units", STAGE, IN, "", "fhir", n)
+            try:
+                resources, counts = deidentify_patient_resources(
+                    prepared, secret=secret, patient_id=pid, date_shift_days=shift,
+                    text_deid=text_deid, policy=self.policy.get("fhir") or {})
+            except Exception as exc:  # noqa: BLE001 - the patient's FHIR is rejected, the run goes on
+                for u in record["resources"]:
+                    yield pvalue.TaggedOutput(REJECTED, rejected_row(
+                        u.get("source", ""), u.get("position", ""), "fhir", STAGE, f"deid_failed:{type(exc).__name__}",
+                        "structural de-identification failed for this patient; details withheld"))
+                yield event("units", STAGE, REJECT, f"deid_failed:{type(exc).__name__}", "fhir", n)
+                resources = []
+            else:
+                entity_counts.update({f"fhir:{k}": v for k, v in counts.items()})
+                yield event("units", STAGE, OUT, "", "fhir", n)
+        # map raw encounter references to their pseudonymous form, for report linking
+        enc_pseudo = {}
+        for raw_enc in set(study_encounters.values()):
+            ref_id = raw_enc.rsplit("/", 1)[-1].replace("urn:uuid:", "")
+            enc_pseudo[raw_enc] = resource_pseudonym(secret, "Encounter", ref_id)
+        notes_by_encounter: dict[str, list[dict]] = defaultdict(list)
+        for res in resources:
+            for i, note in enumerate(extract_notes(res)):
+                text = (note.get("text") or "").strip()
+                if not text:
+                    continue
+                doc = {
+                    "doc_id": doc_id_for(secret, pk, res.get("resourceType", ""), str(res.get("id", "")), note["field"]),
+                    "patient_key": pk,
+                    "text": text,
+                    "language": _lang(text),
+                    "doc_type": note.get("doc_type") or "clinical_note",
+                    "source_kind": "fhir",
+                    "modality": "text",
+                    "date": (note.get("date") or None),
+                    "resource_type": res.get("resourceType"),
+                }
+                documents.append(doc)
+                enc = _encounter_of(res)
+                if enc:
+                    notes_by_encounter[enc.rsplit("/", 1)[-1].replace("urn:uuid:", "")].append(doc)
+
+        # ---- text documents of this patient -------------------------------------------------
+        for u in record["texts"]:
+            yield event("units", STAGE, IN, "", "text")
+            try:
+                lang = u.get("language") or _lang(u["text"])
+                text, counts = self.text.deidentify(u["text"], language=lang, date_shift_days=shift, known=known)
+            except Exception as exc:  # noqa: BLE001
+                yield event("units", STAGE, REJECT, f"deid_failed:{type(exc).__name__}", "text")
+                yield pvalue.TaggedOutput(REJECTED, rejected_row(u.get("source", ""), u.get("position", ""), "text",
+                                                                 STAGE, f"deid_failed:{type(exc).__name__}",
+                                                                 "text de-identification failed; details withheld"))
+                continue
+            entity_counts.update({f"text:{k}": v for k, v in counts.items()})
+            yield event("units", STAGE, OUT, "", "text")
+            documents.append({
+                "doc_id": doc_id_for(secret, pk, u.get("source", ""), u.get("position", ""), str(u.get("doc_id", ""))),
+                "patient_key": pk, "text": text, "language": lang,
+                "doc_type": u.get("doc_type") or "clinical_note", "source_kind": "text", "modality": "text",
+                "date": _shift_iso_date(u.get("date"), shift),
+            })
+
+        # ---- DICOM -----------------------------------------------------------------------
+        images = []
+        if record["dicom"]:
+            images, dicom_events = self._dicom(record["dicom"], pk, shift, known, study_encounters, enc_pseudo,
+                                               notes_by_encounter)
+            for item in dicom_events:
+                yield item
+            for img in images:
+                documents.append({
+                    "doc_id": img["image_id"], "patient_key": pk, "text": img["caption"],
+                    "language": "en", "doc_type": "image_caption", "source_kind": "dicom", "modality": "image",
+                    "date": img.get("study_date"), "image": img["image"],
+                })
+
+        for kind, n in sorted(entity_counts.items()):
+            yield event("deid_entities", STAGE, "count", kind, kind.split(":", 1)[0], n)
+        for doc in documents:
+            yield event("documents", STAGE, OUT, "", doc["source_kind"])
+        # documents travel inside the record; the terminology stage annotates and emits them
+        yield {"patient_key": pk, "resources": resources, "documents": documents, "images": images}
+
+    def _dicom(self, units, pk, shift, known, study_encounters, enc_pseudo, notes_by_encounter):
+        """De-identify instances, quarantine at-risk images, render one image per series."""
+        from transforms.deid.burned_in import burned_in_risk
+        from transforms.deid.dicom_profile import DicomPolicy, deidentify_dataset
+        from transforms.io.dicom_read import DicomReadError, read_dataset
+        from transforms.io.dicom_render import PixelDecodeError, render_png
+
+        secret = self.secret
+        policy = DicomPolicy.from_dict(self.policy.get("dicom") or {})
+        out_events = []
+        series: dict[str, list] = defaultdict(list)
+        text_deid = self._text_deid(shift, known)
+        for u in units:
+            out_events.append(event("units", STAGE, IN, "", "dicom"))
+            try:
+                ds = read_dataset(u["data"], headers_only=False)
+                reason = burned_in_risk(ds, policy)
+                result = deidentify_dataset(ds, patient_pseudonym=pk, date_shift_days=shift,
+                                            uid_map=lambda uid: keyed_uid(secret, uid),
+                                            text_deid=lambda t: text_deid(t, "en")[0], policy=policy)
+            except DicomReadError as exc:
+                out_events.append(event("units", STAGE, REJECT, exc.kind, "dicom"))
+                out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), "dicom", STAGE, exc.kind, exc.message)))
+                continue
+            except Exception as exc:  # noqa: BLE001
+                kind = f"deid_failed:{type(exc).__name__}"
+                out_events.append(event("units", STAGE, REJECT, kind, "dicom"))
+                out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), "dicom", STAGE, kind,
+                    "DICOM de-identification failed; details withheld")))
+                continue
+            for action, n in sorted(result.actions.items()):
+                out_events.append(event("dicom_actions", STAGE, "count", str(action), "dicom", n))
+            if reason:
+                out_events.append(event("units", STAGE, FILTERED, "quarantined_burned_in", "dicom"))
+                out_events.append(event("images", STAGE, "quarantined", reason, "dicom"))
+                continue
+            out_events.append(event("units", STAGE, OUT, "", "dicom"))
+            dds = result.dataset
+            series[str(getattr(dds, "SeriesInstanceUID", ""))].append((u, dds))
+        images = []
+        for series_uid in sorted(series):
+            members = sorted(series[series_uid], key=lambda x: (int(getattr(x[1], "InstanceNumber", 0) or 0),
+                                                               str(getattr(x[1], "SOPInstanceUID", ""))))
+            u, ds = members[len(members) // 2]
+            try:
+                png = render_png(ds)
+            except PixelDecodeError as exc:
+                out_events.append(event("images", "render", REJECT, exc.kind, "dicom"))
+                out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), "dicom", "render", exc.kind, exc.message)))
+                continue
+            except Exception as exc:  # noqa: BLE001
+                out_events.append(event("images", "render", REJECT, f"render_failed:{type(exc).__name__}", "dicom"))
+                out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), "dicom", "render",
+                    f"render_failed:{type(exc).__name__}", "image could not be rendered; details withheld")))
+                continue
+            out_events.append(event("images", "render", OUT, "", "dicom"))
+            study_key = str(getattr(ds, "StudyInstanceUID", ""))
+            series_key = series_uid
+            modality = str(getattr(ds, "Modality", "") or "")
+            body_part = str(getattr(ds, "BodyPartExamined", "") or "")
+            description = str(getattr(ds, "SeriesDescription", "") or getattr(ds, "StudyDescription", "") or "")
+            raw_enc = study_encounters.get(study_key)
+            report = None
+            if raw_enc:
+                notes = notes_by_encounter.get(enc_pseudo.get(raw_enc, ""), [])
+                if notes:
+                    report = sorted(notes, key=lambda d: d["doc_id"])[0]["text"]
+            caption = " ".join(x for x in (modality, body_part.lower(), description) if x).strip() or "medical image"
+            study_date = str(getattr(ds, "StudyDate", "") or "")
+            images.append({
+                "image_id": "i-" + hmac_hex(secret, "image", series_key, 24),
+                "patient_key": pk, "study_key": study_key, "series_key": series_key,
+                "modality": modality, "body_part": body_part, "description": description,
+                "caption": caption,
+                "study_date": f"{study_date[:4]}-{study_date[4:6]}-{study_date[6:8]}" if len(study_date) >= 8 else None,
+                "image": {"bytes": png, "path": f"{series_key}.png"},
+                "report_text": report,
+            })
+        return images, out_events
+
+
+def _shift_iso_date(value, shift: int):
+    if not value:
+        return None
+    import datetime as dt
+
+    try:
+        d = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+    return (d + dt.timedelta(days=shift)).isoformat()
+
+
+class DeidentifyStandalone(beam.DoFn):
+    """Documents without a patient (guidelines, literature, QA sets): text PII scrub, no date shift."""
+
+    def __init__(self, secret: bytes, policy: dict):
+        super().__init__()
+        self.secret = secret
+        self.policy = policy
+        self.text = None
+
+    def setup(self):
+        from transforms.deid.text import TextDeidentifier
+
+        self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
+
+    def process(self, u: dict):
+        yield event("units", STAGE, IN, "", "text")
+        try:
+            lang = u.get("language") or _lang(u["text"])
+            text, counts = self.text.deidentify(u["text"], language=lang, date_shift_days=0, known=None)
+        except Exception as exc:  # noqa: BLE001
+            yield event("units", STAGE, REJECT, f"deid_failed:{type(exc).__name__}", "text")
+            yield pvalue.TaggedOutput(REJECTED, rejected_row(u.get("source", ""), u.get("position", ""), "text", STAGE,
+                                                             f"deid_failed:{type(exc).__name__}",
+                                                             "text de-identification failed; details withheld"))
+            return
+        yield event("units", STAGE, OUT, "", "text")
+        for kind, n in sorted(counts.items()):
+            yield event("deid_entities", STAGE, "count", f"text:{kind}", "text", n)
+        yield event("documents", STAGE, OUT, "", "text")
+        yield {
+            "doc_id": doc_id_for(self.secret, "standalone", u.get("source", ""), u.get("position", ""),
+                                 str(u.get("doc_id", ""))),
+            "patient_key": None, "text": text, "language": lang,
+            "doc_type": u.get("doc_type") or "document", "source_kind": "text", "modality": "text",
+            "date": (str(u.get("date"))[:10] if u.get("date") else None),
+        }
+
+
+class Deidentify(beam.PTransform):
+    """(raw records, standalone text units) -> {"records", "documents" (standalone), "rejected", "events"}."""
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.secret = ctx.secret
+        self.policy = ctx.deid_policy
+
+    def expand(self, pcolls):
+        records, standalone = pcolls
+        res = records | "DeidPatients" >> beam.ParDo(DeidentifyRecord(self.secret, self.policy)).with_outputs(
+            REJECTED, EVENTS, main="records")
+        alone = standalone | "DeidStandalone" >> beam.ParDo(
+            DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, main="documents")
+        rejected = (res[REJECTED], alone[REJECTED]) | "DeidRejected" >> beam.Flatten()
+        events = (res[EVENTS], alone[EVENTS]) | "DeidEvents" >> beam.Flatten()
+        return {"records": res.records, "documents": alone.documents, "rejected": rejected, "events": events}

@@ -1,0 +1,59 @@
+"""Turn documents and examples into rows of the output tables (see ``schemas/tables.py``)."""
+from __future__ import annotations
+
+from schemas.tables import QUALITY_FIELDS
+
+#: signal name produced by transforms.quality.signals -> q_* column
+QUALITY_COLUMNS = {f.name: f.name[2:] for f in QUALITY_FIELDS}
+
+
+def _common(item: dict, *, row_id: str, tier: str, annotation_level: str) -> dict:
+    return {
+        "id": row_id,
+        "patient_key": item.get("patient_key"),
+        "source_kind": item.get("source_kind") or "fhir",
+        "modality": item.get("modality") or "text",
+        "language": item.get("language") or "other",
+        "tier": tier,
+        "annotation_level": annotation_level,
+        "disease_codes": sorted(item.get("disease_codes") or []),
+        "disease_ids": sorted(item.get("disease_ids") or []),
+        "scenario_ids": sorted(item.get("scenario_ids") or []),
+        "task_id": item.get("task_id"),
+        "dedup_cluster": item.get("dedup_cluster"),
+    }
+
+
+def pretraining_row(doc: dict) -> dict:
+    row = _common(doc, row_id=doc["doc_id"], tier=doc.get("tier") or "general", annotation_level="none")
+    row.update({"text": doc["text"], "doc_type": doc.get("doc_type"), "date": doc.get("date"),
+                "image": doc.get("image")})
+    signals = doc.get("quality") or {}
+    for column, name in QUALITY_COLUMNS.items():
+        value = signals.get(name)
+        if value is not None:
+            row[column] = value
+    return row
+
+
+def example_row(ex: dict, split: str) -> dict:
+    row = _common(ex, row_id=ex["example_id"], tier="task", annotation_level=ex.get("annotation_level") or "weak")
+    row["images"] = list(ex.get("images") or [])
+    if split in ("sft", "evaluation"):
+        row["messages"] = [{"role": m["role"], "content": m["content"]} for m in ex.get("messages") or []]
+    if split == "evaluation":
+        ref = ex.get("reference")
+        if ref is None and row["messages"] and row["messages"][-1]["role"] == "assistant":
+            ref = row["messages"][-1]["content"]
+        row["reference"] = ref
+    if split == "preference":
+        row.update({"prompt": ex["prompt"], "chosen": ex["chosen"], "rejected": ex["rejected"],
+                    "corruption": ex.get("corruption")})
+    return row
+
+
+def example_text(ex: dict) -> str:
+    """All text of an example, for decontamination."""
+    parts = [m.get("content", "") for m in ex.get("messages") or []]
+    parts += [ex.get(k) or "" for k in ("prompt", "chosen", "reference")]
+    return "\n".join(p for p in parts if p)
