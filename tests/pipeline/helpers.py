@@ -1,0 +1,36 @@
+"""Helpers for end-to-end pipeline tests: run the CLI in-process and read the corpus back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipelines.cli import main
+from schemas.tables import SPLITS, TABLES
+
+
+def build(out: Path, *extra: str) -> dict:
+    code = main(["build", "--output", str(out), "--overwrite", *extra])
+    assert code == 0, f"build exited {code}"
+    return json.loads((out / "manifest.json").read_text())
+
+
+def read_table(out: Path, table: str):
+    files = sorted((out / table).glob("*.parquet"))
+    assert files, f"no shards in {table}"
+    return pq.read_table([str(f) for f in files]) if len(files) > 1 else pq.read_table(files[0])
+
+
+def sorted_rows(out: Path) -> dict[str, list]:
+    """Every split's rows, sorted, with bytes made comparable."""
+    result = {}
+    for table in list(SPLITS) + ["rejected"]:
+        rows = []
+        for f in sorted((out / table).glob("*.parquet")):
+            rows.extend(pq.read_table(f).to_pylist())
+        result[table] = sorted(json.dumps(r, sort_keys=True, default=lambda b: b.hex()) for r in rows)
+    return result
+
+
+__all__ = ["build", "read_table", "sorted_rows", "TABLES"]

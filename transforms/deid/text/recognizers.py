@@ -1,0 +1,133 @@
+"""medcorpus' own Presidio recognizers: Chinese identifiers, record numbers, dates, ages.
+
+Each is a Presidio ``EntityRecognizer`` driven by a regex whose named group ``v`` (or the whole
+match) is the PHI span, with an optional validator (e.g. the MOD 11-2 check digit of a Chinese
+resident ID). Regex ``\\b`` does not work next to CJK characters, so digit/letter look-arounds
+bound the numbers.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+CJK = "\u4e00-\u9fff"
+ZH_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+ZH_COMPOUND = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容")
+_SURNAME = "(?:" + "|".join(ZH_COMPOUND) + "|[" + ZH_SURNAMES + "])"
+ZH_NAME_BEFORE = "患者|姓名|病人|患儿|产妇|家属|联系人|配偶|之子|之女|签名|主治医师|主治医生|医师|医生|主任|护士|记录者|报告医师|审核医师"
+ZH_NAME_AFTER = "先生|女士|医生|医师|主任|护士|老师|同志|大夫"
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def cn_id_checksum_ok(value: str) -> bool:
+    """ISO 7064 MOD 11-2 check digit of an 18-character resident ID."""
+    v = value.upper()
+    if len(v) != 18 or not v[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(v[:17], _ID_WEIGHTS))
+    return _ID_CHECK[total % 11] == v[17]
+
+
+def cn_id_check_char(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+MONTHS_ABBR = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+ZH_NUM = "〇零一二三四五六七八九十"
+
+
+class RegexRecognizer(EntityRecognizer):
+    """A recognizer for one entity from regexes; group ``v`` marks the span when present."""
+
+    def __init__(self, entity: str, patterns: list[str], *, score: float = 0.9, languages=("en", "zh"),
+                 validator: Callable[[str], bool] | None = None, flags: int = 0, name: str | None = None,
+                 trim_leading: str = ""):
+        self._compiled = [re.compile(p, flags) for p in patterns]
+        self._trim = trim_leading
+        self._validator = validator
+        self._score = score
+        super().__init__(supported_entities=[entity], name=name or f"medcorpus_{entity.lower()}",
+                         supported_language=languages[0])
+        self.entity = entity
+
+    def load(self) -> None:  # nothing to load
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if entities and self.entity not in entities:
+            return []
+        results = []
+        for rx in self._compiled:
+            for m in rx.finditer(text):
+                if "v" in rx.groupindex and m.group("v") is not None:
+                    start, end = m.span("v")
+                else:
+                    start, end = m.span()
+                while self._trim and start < end and text[start] in self._trim:
+                    start += 1
+                value = text[start:end]
+                if not value.strip():
+                    continue
+                if self._validator and not self._validator(value):
+                    continue
+                results.append(RecognizerResult(self.entity, start, end, self._score))
+        return results
+
+
+def build_recognizers(language: str) -> list[EntityRecognizer]:
+    """Our recognizers for one Presidio language code."""
+    L = (language,)
+    rec = [
+        RegexRecognizer("CN_RESIDENT_ID", [r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+                                           r"(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"],
+                        score=0.99, languages=L, validator=cn_id_checksum_ok),
+        RegexRecognizer("CN_PHONE", [r"(?<![\d.])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?![\d.])",
+                                     r"(?<![\d.])0\d{2,3}-\d{7,8}(?![\d.])",
+                                     r"(?<![\d.])\(0\d{2,3}\)\s?\d{7,8}(?![\d.])"], score=0.95, languages=L),
+        RegexRecognizer("MEDICAL_RECORD_NUMBER", [
+            r"(?:病案号|住院号|门诊号|医保卡号|医保号|病历号|就诊卡号|检查号|影像号|登记号|床号)\s*[:：]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{2,24})",
+            r"(?i)(?<![A-Za-z])(?:MRN|medical record (?:number|no\.?)|record (?:number|no\.?)|accession (?:number|no\.?)|acc(?:ession)?#|"
+            r"patient id|chart (?:number|no\.?)|encounter (?:number|no\.?)|member id|policy (?:number|no\.?)|"
+            r"insurance id|NPI|DEA)(?![A-Za-z])\s*[:#]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{3,24})"],
+            score=0.95, languages=L),
+        RegexRecognizer("US_SSN_ANY", [r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"], score=0.9, languages=L),
+        RegexRecognizer("CN_NAME", [
+            rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})(?=[，,。；;：:\s（(、]|$|[{CJK}]{{0,1}}(?:，|,|。|\s|男|女|岁))",
+            rf"(?P<v>{_SURNAME}[{CJK}]{{0,2}}?)(?:{ZH_NAME_AFTER})",
+            rf"(?:患者|病人|姓名)\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})"], score=0.9, languages=L),
+        RegexRecognizer("CN_ADDRESS", [
+            rf"(?:住址|地址|家住|现住|居住于|户籍地|户籍)\s*[:：]?\s*(?P<v>[{CJK}0-9A-Za-z\-]{{4,40}}?(?:号|室|村|组|栋|楼|单元|弄|巷)(?:[0-9A-Za-z\-]{{1,6}}(?:室|号|楼))?)",
+            rf"(?P<v>[{CJK}]{{2,8}}(?:省|自治区)[{CJK}]{{2,8}}市[{CJK}]{{1,8}}(?:区|县|市)(?:[{CJK}0-9]{{1,20}}?(?:路|街|道|巷|村|镇|乡))?(?:\d{{1,5}}号)?(?:\d{{1,5}}室)?)",
+            rf"(?P<v>[{CJK}]{{2,6}}市[{CJK}]{{1,6}}(?:区|县)[{CJK}0-9]{{1,20}}?(?:路|街|道|巷)\d{{1,5}}号(?:[{CJK}0-9]{{0,8}}\d{{1,5}}室)?)"],
+            score=0.9, languages=L),
+        RegexRecognizer("CN_HOSPITAL", [rf"(?P<v>(?![我本该你贵][院])[{CJK}]{{2,16}}?(?:人民医院|中心医院|医院|卫生院|卫生服务中心|社区卫生服务站|医疗中心|妇幼保健院))"],
+                        score=0.85, languages=L, trim_leading="年月日号于在到至从去往赴经转送入住就诊曾并及和与患者来我本该"),
+        RegexRecognizer("HOSPITAL", [r"(?P<v>(?:[A-Z][A-Za-z'&.-]+ ){1,5}(?:Hospital|Medical Center|Health Center|Clinic|Infirmary))"],
+                        score=0.85, languages=L),
+        RegexRecognizer("CN_DATE", [
+            r"(?<!\d)(?:18|19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?",
+            r"(?<![\d.])(?:18|19|20)\d{2}[./]\d{1,2}[./]\d{1,2}(?![\d.])",
+            rf"[{ZH_NUM}]{{4}}年(?:[{ZH_NUM}]{{1,2}}月)?(?:[{ZH_NUM}]{{1,3}}[日号])?"], score=0.95, languages=L),
+        RegexRecognizer("EN_DATE", [
+            r"(?<![\d/])\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})(?![\d/])",
+            r"(?<![\d-])(?:18|19|20)\d{2}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d-])",
+            rf"(?i)\b(?:{MONTHS}|{MONTHS_ABBR})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+            rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS}|{MONTHS_ABBR})\.?,?(?:\s+\d{{4}})?\b",
+            rf"(?i)\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)\b"], score=0.95, languages=L),
+        RegexRecognizer("AGE_OVER_89", [
+            r"(?i)(?<![\d.])(?P<v>(?:9\d|1[0-4]\d))(?=\s*-?\s*(?:years?|yrs?|y/?o|year-old|岁|歲))"], score=0.95, languages=L),
+        RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
+        RegexRecognizer("US_PHONE", [r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}(?![\d-])"],
+                        score=0.9, languages=L),
+        RegexRecognizer("US_STREET", [r"(?i)\b\d{1,6}(?:\s+[A-Z][a-z]+){1,4}\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|"
+                                      r"Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Circle|Cir)\b"
+                                      r"(?:\s+(?:Unit|Apt|Suite|#)\s*\w+)?"], score=0.85, languages=L),
+        RegexRecognizer("US_ZIP", [r"(?:(?<=[A-Z]{2} )|(?<=[A-Z]{2}  )|(?<=ZIP )|(?<=zip code ))\d{5}(?:-\d{4})?(?!\d)"],
+                        score=0.85, languages=L),
+    ]
+    return rec

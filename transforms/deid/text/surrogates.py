@@ -1,0 +1,94 @@
+"""Keyed, consistent, realistic surrogates: the same value always gets the same replacement."""
+from __future__ import annotations
+
+import hmac
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from transforms.deid.text.recognizers import cn_id_check_char
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@lru_cache(maxsize=1)
+def pools() -> dict:
+    with open(DATA / "names.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+class Surrogates:
+    def __init__(self, secret: bytes):
+        self.secret = secret
+
+    def _n(self, kind: str, value: str) -> int:
+        key = " ".join(value.casefold().split())
+        return int.from_bytes(hmac.new(self.secret, f"{kind}\x1f{key}".encode(), hashlib.sha256).digest()[:8], "big")
+
+    def _pick(self, kind: str, value: str, pool: list):
+        return pool[self._n(kind, value) % len(pool)]
+
+    def person(self, value: str) -> str:
+        p = pools()
+        if any("\u4e00" <= c <= "\u9fff" for c in value):
+            return self._pick("zh-family", value, p["zh_family"]) + self._pick("zh-given", value, p["zh_given"])
+        words = [w for w in value.replace(",", " ").split() if w]
+        if len(words) <= 1:
+            return self._pick("en-given", value, p["en_given"])
+        return self._pick("en-given", value, p["en_given"]) + " " + self._pick("en-family", value, p["en_family"])
+
+    def first_name(self, value: str) -> str:
+        return self._pick("en-given", value, pools()["en_given"])
+
+    def last_name(self, value: str) -> str:
+        return self._pick("en-family", value, pools()["en_family"])
+
+    def address(self, value: str) -> str:
+        p = pools()
+        if any("\u4e00" <= c <= "\u9fff" for c in value):
+            return self._pick("zh-address", value, p["zh_addresses"])
+        return f"{self._n('street-no', value) % 9000 + 100} {self._pick('street', value, p['en_streets'])}"
+
+    def city(self, value: str) -> str:
+        return self._pick("city", value, pools()["en_cities"])
+
+    def hospital(self, value: str) -> str:
+        p = pools()
+        if any("\u4e00" <= c <= "\u9fff" for c in value):
+            return self._pick("zh-hospital", value, p["zh_hospitals"])
+        return self._pick("en-hospital", value, p["en_hospitals"])
+
+    def same_shape(self, kind: str, value: str) -> str:
+        """Replace digits by keyed digits and letters by keyed letters, keeping separators."""
+        digest = hmac.new(self.secret, f"shape:{kind}\x1f{value}".encode(), hashlib.sha256).digest()
+        stream = (digest * (len(value) // len(digest) + 1))
+        out = []
+        for i, c in enumerate(value):
+            b = stream[i]
+            if c.isdigit():
+                d = str(b % 10)
+                if i == 0 and d == "0" and len(value) > 1:
+                    d = str(b % 9 + 1)
+                out.append(d)
+            elif c.isascii() and c.isalpha():
+                ch = chr(ord("A") + b % 26)
+                out.append(ch if c.isupper() else ch.lower())
+            else:
+                out.append(c)
+        return "".join(out)
+
+    def cn_resident_id(self, value: str) -> str:
+        body = self.same_shape("cn-id-area", value[:6])
+        body = (body if body[0] != "0" else "1" + body[1:])
+        n = self._n("cn-id-birth", value)
+        year = 1940 + n % 60
+        month = 1 + (n >> 8) % 12
+        day = 1 + (n >> 16) % 28
+        seq = f"{(n >> 24) % 1000:03d}"
+        first17 = f"{body}{year}{month:02d}{day:02d}{seq}"
+        return first17 + cn_id_check_char(first17)
+
+    def email(self, value: str) -> str:
+        return f"user{self._n('email', value) % 100000:05d}@example.org"
