@@ -1,0 +1,21 @@
+"""Terminology normalization: code systems, maps, text concepts and units, offline."""
+from __future__ import annotations
+
+
+def table_versions() -> dict:
+    """Versions of every terminology table in use, for the manifest."""
+    from transforms.terminology.concepts import dictionary
+    from transforms.terminology.maps import map_versions
+    from transforms.terminology.units import lab_table
+
+    versions = dict(map_versions())
+    versions["synonyms.yaml"] = str(dictionary().get("version"))
+    versions["lab_units.yaml"] = str(lab_table().get("version"))
+    try:
+        from importlib.metadata import version
+
+        versions["simple-icd-10-cm"] = version("simple-icd-10-cm")
+        versions["ucumvert"] = version("ucumvert")
+    except Exception:  # noqa: BLE001
+        pass
+    return versions
