@@ -35,6 +35,9 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     import logging
 
     logging.getLogger("apache_beam.options.pipeline_options").setLevel(logging.WARNING)
+    if not any(a.startswith("--default_sdk_harness_log_level") for a in beam_args) and \
+            logging.getLogger().getEffectiveLevel() > logging.INFO:
+        beam_args = beam_args + ["--default_sdk_harness_log_level=WARNING"]
     opts = PipelineOptions(beam_args)
     std = opts.view_as(StandardOptions)
     if not std.runner:

@@ -186,6 +186,7 @@ class DeidentifyRecord(beam.DoFn):
                     "modality": "text",
                     "date": (note.get("date") or None),
                     "resource_type": res.get("resourceType"),
+                    "encounter": _encounter_of(res),
                 }
                 documents.append(doc)
                 enc = _encounter_of(res)

@@ -126,6 +126,7 @@ class SplitAndDecontaminate(beam.PTransform):
         dc = ctx.config.get("decontamination") or {}
         self.n_words = int(dc.get("n_words", 13))
         self.n_cjk = int(dc.get("n_cjk", 20))
+        self.max_train_df = int(dc.get("max_train_df", 5))
         self.benchmarks = list(ctx.benchmarks)
 
     def expand(self, pcolls):
@@ -149,7 +150,7 @@ class SplitAndDecontaminate(beam.PTransform):
             | "AllRefs" >> beam.Flatten()
         )
         train_items = training | "TrainItems" >> beam.Map(lambda sr: (sr[1]["id"], _row_text(*sr)))
-        hits = (train_items, references) | "Decontaminate" >> Decontaminate(self.n_words, self.n_cjk)
+        hits = (train_items, references) | "Decontaminate" >> Decontaminate(self.n_words, self.n_cjk, self.max_train_df)
         kept = (
             {"row": training | "KeyRow" >> beam.Map(lambda sr: (sr[1]["id"], sr)),
              "hit": hits}

@@ -155,6 +155,9 @@ def analyzer_engine():
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
+    import logging
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     tld.TLD_EXTRACTOR = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
     zh_dir = Path(tempfile.mkdtemp(prefix="medcorpus-zh-"))
     spacy.blank("zh").to_disk(zh_dir)
