@@ -268,6 +268,10 @@ class TextDeidentifier:
             return s.cn_resident_id(value)
         if entity in EMAILS:
             return s.email(value)
+        if entity in PHONES:
+            return s.phone(value)
+        if entity in ("US_SSN", "US_SSN_ANY"):
+            return s.ssn(value)
         if entity == "URL":
             return "https://example.org/"
         return s.same_shape(entity if entity not in PHONES else "PHONE", value)

@@ -79,9 +79,33 @@ class Surrogates:
                 out.append(c)
         return "".join(out)
 
+    # Surrogates of numbers come from reserved ranges no real identifier uses, so the independent
+    # leak scanner (transforms/quality/leak_scan.py) can tell them from leaked originals.
+    def ssn(self, value: str) -> str:
+        out = self.same_shape("ssn", value)
+        return "9" + out[1:] if out else out  # area numbers 900-999 are never issued as SSNs
+
+    def phone(self, value: str) -> str:
+        digits = [c for c in value if c.isdigit()]
+        shaped = list(self.same_shape("phone", value))
+        idx = [i for i, c in enumerate(value) if c.isdigit()]
+        if len(digits) == 11 and digits[0] == "1" or len(digits) == 13 and "".join(digits[:3]) == "861":
+            start = 0 if len(digits) == 11 else 2
+            if start:
+                shaped[idx[0]], shaped[idx[1]] = "8", "6"
+            shaped[idx[start]], shaped[idx[start + 1]] = "1", "0"  # 10x: not an allocated mobile prefix
+        elif digits and digits[0] == "0":
+            area = len(value.split("-")[0].strip("()")) if "-" in value or ")" in value else 3
+            for i in idx[:area]:
+                shaped[i] = "0"  # area code 000(0): unallocated
+        elif len(digits) in (10, 11):
+            off = len(digits) - 10
+            for j, ch in zip(idx[off + 3:off + 8], "55501"):
+                shaped[j] = ch  # 555-01xx: reserved for fiction
+        return "".join(shaped)
+
     def cn_resident_id(self, value: str) -> str:
-        body = self.same_shape("cn-id-area", value[:6])
-        body = (body if body[0] != "0" else "1" + body[1:])
+        body = "99" + self.same_shape("cn-id-area", value[2:6])  # 99: no such province code
         n = self._n("cn-id-birth", value)
         year = 1940 + n % 60
         month = 1 + (n >> 8) % 12
