@@ -28,7 +28,7 @@ from schemas.tables import SPLITS
 
 #: What an output directory may contain; --overwrite removes only these.
 OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
-                                  "manifest.json", "DATA_CARD.md")
+                                  "manifest.json", "DATA_CARD.md", "deid_summary.json")
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:

@@ -47,6 +47,17 @@ class Reject(Exception):
         self.message = message
 
 
+def quiet_libraries() -> None:
+    """Keep worker logs free of library chatter (pydicom value warnings, Presidio registry notes)."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module="pydicom")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for name in ("pydicom", "presidio-analyzer", "presidio-anonymizer", "tldextract"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def event(ledger: str, stage: str, outcome: str, reason: str = "", source_kind: str = "", n: int = 1):
     return pvalue.TaggedOutput(EVENTS, ((ledger, stage, outcome, reason, source_kind), n))
 

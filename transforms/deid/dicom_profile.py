@@ -38,6 +38,7 @@ OPTIONS = [
     ("retain_uids", "rtnUIDsOpt", "113110", "Retain UIDs Option"),
     ("retain_safe_private", "rtnSafePrivOpt", "113111", "Retain Safe Private Option"),
 ]
+MAX_LENGTH = {"LO": 64, "SH": 16, "ST": 1024, "LT": 10240, "UC": None, "UT": None}
 COMPOUND = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D", "X/Z/U*": "U"}
 DUMMY = {"PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANON", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
          "UT": "ANONYMIZED", "CS": "ANON", "DA": "19000101", "TM": "000000.00", "DT": "19000101000000",
@@ -209,7 +210,8 @@ class _Deid:
                 elem.value = "ANONYMOUS"
             else:
                 vals = elem.value if elem.VM > 1 else [elem.value]
-                cleaned = [self.text_deid(str(v)) for v in vals]
+                limit = MAX_LENGTH.get(vr)
+                cleaned = [self.text_deid(str(v))[:limit] if limit else self.text_deid(str(v)) for v in vals]
                 elem.value = cleaned if elem.VM > 1 else cleaned[0]
         elif vr == "UI" and elem.value:
             elem.value = self.uid_map(str(elem.value))

@@ -108,8 +108,10 @@ class DeidentifyRecord(beam.DoFn):
         self.text = None
 
     def setup(self):
+        from transforms.base import quiet_libraries
         from transforms.deid.text import TextDeidentifier
 
+        quiet_libraries()
         self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -342,8 +344,10 @@ class DeidentifyStandalone(beam.DoFn):
         self.text = None
 
     def setup(self):
+        from transforms.base import quiet_libraries
         from transforms.deid.text import TextDeidentifier
 
+        quiet_libraries()
         self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
 
     def process(self, u: dict):

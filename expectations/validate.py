@@ -1,0 +1,195 @@
+"""Run the expectation suites (great-expectations 1.x, ephemeral context, offline) on a corpus.
+
+Each table's suite is JSON in this directory (users may add a directory of their own). Checks that
+span rows or tables are computed here into helper columns (``_disease_codes_valid``,
+``_phi_hits``, ``_messages_valid``, ``_chosen_differs``, ``_date_not_future``) that the suites
+expect on, plus one cross-table check (every ``patient_key`` in exactly one split family),
+reported in the same result format. Results go to ``DIR/quality/validation.json`` and a
+self-contained ``DIR/quality/index.html`` (GX's Data Docs need a file-backed context; ours is
+ephemeral, so the page is rendered here from GX's own validation results).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUITES_DIR = Path(__file__).resolve().parent
+SPLITS = ("pretraining", "sft", "preference", "evaluation")
+CODE = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
+
+
+@dataclass
+class ValidationResult:
+    success: bool
+    checks: list = field(default_factory=list)  # {"table","expectation","column","success","unexpected"}
+
+    def failures(self) -> list[dict]:
+        return [c for c in self.checks if not c["success"]]
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        tables = sorted({c["table"] for c in self.checks})
+        for t in tables:
+            cs = [c for c in self.checks if c["table"] == t]
+            bad = [c for c in cs if not c["success"]]
+            lines.append(f"{t}: {len(cs) - len(bad)}/{len(cs)} expectations passed")
+            for c in bad:
+                col = f" on column '{c['column']}'" if c.get("column") else ""
+                lines.append(f"  FAILED {c['expectation']}{col}: {c['unexpected']} unexpected")
+        lines.append("all expectations passed" if self.success else f"{len(self.failures())} expectation(s) failed")
+        return lines
+
+
+def load_suites(*dirs: Path | None) -> dict[str, list[dict]]:
+    suites: dict[str, list[dict]] = {}
+    for d in dirs:
+        if not d:
+            continue
+        for path in sorted(Path(d).glob("*.json")):
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            suites.setdefault(spec.get("table", path.stem), []).extend(spec.get("expectations", []))
+    return suites
+
+
+def _messages_ok(messages) -> bool:
+    if messages is None or len(messages) == 0:
+        return False
+    roles = [m["role"] for m in messages]
+    if roles[0] == "system":
+        roles = roles[1:]
+    if not roles or roles[-1] != "assistant":
+        return False
+    return all(r == ("user" if i % 2 == 0 else "assistant") for i, r in enumerate(roles))
+
+
+def _texts(row: dict) -> list[str]:
+    out = [row.get(k) if isinstance(row.get(k), str) else "" for k in ("text", "prompt", "chosen", "rejected",
+                                                                      "reference")]
+    messages = row.get("messages")
+    out += [m.get("content") or "" for m in (list(messages) if messages is not None else [])]
+    return out
+
+
+def helper_columns(df, table: str, canaries=(), today: dt.date | None = None):
+    from transforms.quality.leak_scan import scan_text
+
+    today = today or dt.date.today()
+    if table in SPLITS:
+        df["_disease_codes_valid"] = [all(CODE.match(c or "") for c in (codes if codes is not None else []))
+                                      for codes in df["disease_codes"]]
+        rows = df.to_dict("records")
+        df["_phi_hits"] = [sum(len(scan_text(t, canaries)) for t in _texts(r)) for r in rows]
+    if table == "pretraining":
+        def ok(v):
+            if v is None or v != v:
+                return True
+            try:
+                return dt.date.fromisoformat(str(v)[:10]) <= today
+            except ValueError:
+                return False
+        df["_date_not_future"] = [ok(v) for v in df["date"]]
+    if table in ("sft", "evaluation"):
+        df["_messages_valid"] = [_messages_ok(list(m) if m is not None else []) for m in df["messages"]]
+    if table == "preference":
+        df["_chosen_differs"] = [c != r for c, r in zip(df["chosen"], df["rejected"])]
+    return df
+
+
+def read_table(out_dir: Path, table: str):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    files = sorted((out_dir / table).glob("*.parquet"))
+    if not files:
+        return None
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def _cross_table(frames: dict) -> list[dict]:
+    families: dict[str, set] = {}
+    for split, df in frames.items():
+        if split not in SPLITS or df is None:
+            continue
+        fam = "evaluation" if split == "evaluation" else "training"
+        for key in df["patient_key"].dropna():
+            families.setdefault(key, set()).add(fam)
+    leaked = sum(1 for f in families.values() if len(f) > 1)
+    return [{"table": "all splits", "expectation": "expect_patient_key_in_one_split_family", "column": "patient_key",
+             "success": leaked == 0, "unexpected": leaked, "dimension": "consistency"}]
+
+
+def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = None, canaries=()) -> ValidationResult:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    out = Path(out_dir)
+    suites = load_suites(SUITES_DIR, Path(extra_suites_dir) if extra_suites_dir else None)
+    frames = {t: read_table(out, t) for t in suites}
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    ctx = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    except Exception:  # noqa: BLE001 - progress bars are cosmetic
+        pass
+    source = ctx.data_sources.add_pandas("medcorpus")
+    checks: list[dict] = []
+    for table, exps in sorted(suites.items()):
+        df = frames.get(table)
+        if df is None:
+            checks.append({"table": table, "expectation": "expect_table_to_exist", "column": None, "success": False,
+                           "unexpected": 1, "dimension": "completeness"})
+            continue
+        df = helper_columns(df, table, canaries)
+        # GX cannot hash nested values: keep only scalar columns for the suites
+        scalar = df[[c for c in df.columns if df[c].map(lambda v: not isinstance(v, (list, dict, bytes)) and
+                                                       not hasattr(v, "__array__")).all()]]
+        asset = source.add_dataframe_asset(table)
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": scalar})
+        usable = [e for e in exps if "column" not in e["kwargs"] or e["kwargs"]["column"] in scalar.columns]
+        for e in exps:
+            if e not in usable:
+                checks.append({"table": table, "expectation": e["type"], "column": e["kwargs"]["column"],
+                               "success": False, "unexpected": "column missing", "dimension": e.get("meta", {}).get("dimension")})
+        suite = ctx.suites.add(ExpectationSuite(name=f"medcorpus.{table}", expectations=[
+            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")) for e in usable]))
+        result = batch.validate(suite)
+        for r in result.results:
+            cfg = r.expectation_config
+            checks.append({"table": table, "expectation": cfg.type, "column": cfg.kwargs.get("column"),
+                           "success": bool(r.success),
+                           "unexpected": (r.result or {}).get("unexpected_count", 0 if r.success else "see details"),
+                           "dimension": (cfg.meta or {}).get("dimension")})
+    checks += _cross_table(frames)
+    res = ValidationResult(all(c["success"] for c in checks), checks)
+    _write_reports(out, res)
+    return res
+
+
+def _write_reports(out: Path, res: ValidationResult) -> None:
+    q = out / "quality"
+    q.mkdir(parents=True, exist_ok=True)
+    (q / "validation.json").write_text(json.dumps({"success": res.success, "checks": res.checks}, indent=1,
+                                                  default=str), encoding="utf-8")
+    rows = "".join(
+        f"<tr class='{'ok' if c['success'] else 'bad'}'><td>{html.escape(c['table'])}</td>"
+        f"<td>{html.escape(c['expectation'])}</td><td>{html.escape(str(c.get('column') or ''))}</td>"
+        f"<td>{html.escape(str(c.get('dimension') or ''))}</td><td>{'pass' if c['success'] else 'FAIL'}</td>"
+        f"<td>{html.escape(str(c['unexpected']))}</td></tr>" for c in res.checks)
+    page = ("<!doctype html><meta charset='utf-8'><title>medcorpus quality</title><style>body{font:14px sans-serif;"
+            "margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd}.bad{background:#fde2e2}.ok{background:#eef9ee}"
+            "</style><h1>Expectation results: " + ("all passed" if res.success else "FAILURES") + "</h1><table>"
+            "<tr><th>table</th><th>expectation</th><th>column</th><th>dimension</th><th>result</th><th>unexpected</th>"
+            "</tr>" + rows + "</table>")
+    (q / "index.html").write_text(page, encoding="utf-8")
