@@ -56,7 +56,9 @@ def shift_date_text(value: str, days: int) -> str | None:
             return None
         n = date + dt.timedelta(days=days)
         year = str(n.year) if len(m[3]) == 4 else f"{n.year % 100:02d}"
-        return f"{n.month:0{len(m[1])}d}/{n.day:0{len(m[2])}d}/{year}"
+        mw = 2 if m[1].startswith("0") else 1
+        dw = 2 if m[2].startswith("0") else 1
+        return f"{n.month:0{mw}d}/{n.day:0{dw}d}/{year}"
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(T.*)?", v)
     if m:
         date = _safe(int(m[1]), int(m[2]), int(m[3]))
@@ -69,7 +71,9 @@ def shift_date_text(value: str, days: int) -> str | None:
         if not date:
             return None
         n = date + dt.timedelta(days=days)
-        return f"{n.year}{m[2]}{n.month:0{len(m[3])}d}{m[2]}{n.day:0{len(m[4])}d}"
+        mw = 2 if m[3].startswith("0") else 1
+        dw = 2 if m[4].startswith("0") else 1
+        return f"{n.year}{m[2]}{n.month:0{mw}d}{m[2]}{n.day:0{dw}d}"
     m = re.fullmatch(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*([日号]))?", v)
     if m:
         date = _safe(int(m[1]), int(m[2]), int(m[3] or 15))
