@@ -27,11 +27,20 @@ def _unit(code: str):
     return registry().from_ucum(code)
 
 
+@lru_cache(maxsize=1)
+def _parser():
+    from ucumvert import get_ucum_parser
+
+    return get_ucum_parser()
+
+
+@lru_cache(maxsize=8192)
 def ucum_valid(code: str) -> bool:
+    """Valid UCUM syntax and known atoms (ucumvert's grammar); conversion is a separate question."""
     if not isinstance(code, str) or not code.strip():
         return False
     try:
-        _unit(code.strip())
+        _parser().parse(code.strip())
     except Exception:  # noqa: BLE001 - any parser error means "not UCUM"
         return False
     return True
