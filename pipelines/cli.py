@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if beam_args and args.command != "build":
+    if beam_args and args.command not in ("build", "deid"):
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     _quiet_logs(args.verbose)
     try:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deid":
             from pipelines.deid_command import run_deid
 
-            return run_deid(args)
+            return run_deid(args, beam_args)
         if args.command == "validate":
             from pipelines.validate_command import run_validate
 

@@ -80,7 +80,10 @@ class DeidFile(beam.DoFn):
             return
         if gz:
             out = gzip.compress(out, mtime=0)
-        with FileSystems.create(self._out_path(rel, "dicom" if kind == "dicom" else "other")) as fh:
+        from apache_beam.io.filesystem import CompressionTypes
+
+        path = self._out_path(rel, "dicom" if kind == "dicom" else "other")
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
             fh.write(out)
         counts["files:written"] += 1
         yield dict(counts)
@@ -93,7 +96,7 @@ def _merge(dicts):
     return dict(total)
 
 
-def run_deid(args) -> int:
+def run_deid(args, beam_args: list[str] | None = None) -> int:
     from pipelines.build import pipeline_options, prepare_output
     from transforms.io.read import ExpandSource
 
@@ -107,7 +110,7 @@ def run_deid(args) -> int:
     policy = load_section_file(config, "deid_policy")
     prepare_output(args.output, args.overwrite)
     summary_path = Path(args.output) / "deid_summary.json"
-    opts = pipeline_options([])
+    opts = pipeline_options(list(beam_args or []))
     with beam.Pipeline(options=opts) as p:
         (p
          | "Inputs" >> beam.Create([s.as_dict() for s in sources])
