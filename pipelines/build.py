@@ -117,7 +117,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     split = (tiered["documents"], examples["examples"]) | "Split" >> SplitAndDecontaminate(ctx)
 
     rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], scored["rejected"],
-                examples["rejected"]]
+                tiered["rejected"], examples["rejected"]]
     events = [read["events"], linked["events"], deid["events"], coded["events"], scored["events"], unique["events"],
               tiered["events"], examples["events"], split["events"]]
     for name, schema in SPLITS.items():
@@ -156,7 +156,9 @@ def run_build(args, beam_args: list[str]) -> int:
     started = time.time()
     print(f"medcorpus {__version__}: building {len(sources)} source(s) with {opts.view_as(StandardOptions).runner}"
           f"{' (bundled sample, demo secret)' if secret.demo else ''}", file=sys.stderr)
-    with beam.Pipeline(options=opts) as p:
+    from pipelines.progress import RunProgress
+
+    with RunProgress("medcorpus build"), beam.Pipeline(options=opts) as p:
         build_pipeline(p, sources, ctx)
     finished = time.time()
     manifest = finish_manifest(

@@ -7,6 +7,30 @@ from rich.console import Console
 from rich.table import Table
 
 
+class RunProgress:
+    """A live status line on stderr (TTY only) while the Beam job runs: elapsed time and phase."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self._status = None
+
+    def __enter__(self):
+        import time
+
+        self._start = time.time()
+        console = Console(file=sys.stderr)
+        if console.is_terminal:
+            self._status = console.status(f"{self.label}: reading, linking, de-identifying, coding, checking, "
+                                          "deduplicating, tiering, building examples, splitting, writing ...")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._status is not None:
+            self._status.__exit__(*exc)
+        return False
+
+
 def print_summary(out_dir: str, manifest: dict, file=None) -> None:
     console = Console(file=file or sys.stdout, width=110)
     console.print(f"[bold]medcorpus[/bold] wrote [bold]{out_dir}[/bold] "

@@ -67,3 +67,11 @@ def test_short_secret_is_refused(tmp_path):
     (src / "a.txt").write_text("text", encoding="utf-8")
     res = run_cli("build", "--source", f"text:{src}", "--output", str(tmp_path / "o"), env={"MEDCORPUS_SECRET": "short"})
     assert res.returncode != 0 and "too short" in res.stderr
+
+
+def test_sample_command_writes_the_bundled_inputs(tmp_path):
+    res = run_cli("sample", "--output", str(tmp_path / "s"))
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "s" / "fhir").rglob("*.json.gz"))) == 14
+    assert (tmp_path / "s" / "dicom").is_dir() and (tmp_path / "s" / "text" / "notes_zh.jsonl").is_file()
+    assert (tmp_path / "s" / "NOTICE.md").is_file()
