@@ -232,7 +232,7 @@ def deidentify_dataset(ds: Dataset, *, patient_pseudonym: str, date_shift_days: 
     if policy.retain_longitudinal_modified_dates:
         ds.LongitudinalTemporalInformationModified = "MODIFIED"
     methods = ["Basic Application Confidentiality Profile"] + [o[3] for o in policy.enabled_options()]
-    ds.DeidentificationMethod = "medcorpus PS3.15 E.1-1: " + "; ".join(methods)
+    ds.DeidentificationMethod = [("medcorpus: " + m)[:64] for m in methods]  # LO, VM 1-n, 64 chars each
     seq = []
     for code, meaning in [("113100", "Basic Application Confidentiality Profile")] + [
             (o[2], o[3]) for o in policy.enabled_options()]:
