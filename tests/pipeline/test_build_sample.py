@@ -140,3 +140,18 @@ def test_two_runs_give_identical_rows(corpus, corpus_in_memory):
 def test_portable_runner_gives_identical_rows(corpus, corpus_portable):
     out, _ = corpus
     assert sorted_rows(out) == sorted_rows(corpus_portable)
+
+
+def test_splits_load_with_hugging_face_datasets(corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    import datasets
+
+    out, manifest = corpus
+    for split in SPLITS:
+        ds = datasets.load_dataset("parquet", data_dir=str(out / split), split="train",
+                                   cache_dir=str(tmp_path / "hf"))
+        assert ds.num_rows == manifest["counts"]["by_split"][split]
+    sft = datasets.load_dataset("parquet", data_dir=str(out / "sft"), split="train", cache_dir=str(tmp_path / "hf"))
+    assert sft[0]["messages"][-1]["role"] == "assistant"

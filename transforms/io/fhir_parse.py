@@ -131,7 +131,12 @@ def iter_fhir_units(data: bytes, source: str, *, fhir_version: str = "R4", mode:
         doc = None
     if isinstance(doc, dict):
         if doc.get("resourceType") == "Bundle":
-            yield from _iter_bundle(doc, source, "", fhir_version, mode)
+            n = 0
+            for item in _iter_bundle(doc, source, "", fhir_version, mode):
+                n += 1
+                yield item
+            if n == 0:  # e.g. a batch of GET requests: nothing to keep, but the file must not vanish
+                yield _reject(source, "file", "empty_bundle", "bundle holds no resources (only requests or nothing)")
         else:
             yield _unit(doc, source, "file", fhir_version, mode, None)
         return
