@@ -98,8 +98,8 @@ def _lang(text: str) -> str:
     return detect_language(text)[0]
 
 
-class DeidentifyRecord(beam.DoFn):
-    """Raw patient record -> de-identified record (main) + documents + rejects + events."""
+class _TextDeidFn(beam.DoFn):
+    """Holds the run secret and policy; loads the text de-identifier once per worker."""
 
     def __init__(self, secret: bytes, policy: dict):
         super().__init__()
@@ -114,10 +114,20 @@ class DeidentifyRecord(beam.DoFn):
         quiet_libraries()
         self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
 
+
+class DeidentifyRecord(_TextDeidFn):
+    """Raw patient record -> de-identified record (main) + documents + rejects + events."""
+
     # -- helpers ---------------------------------------------------------------------------
     def _text_deid(self, shift: int, known):
+        memo: dict = {}  # a note is often stored twice (DocumentReference and DiagnosticReport.presentedForm)
+
         def deid(text: str, language: str | None = None):
-            return self.text.deidentify(text, language=language or _lang(text), date_shift_days=shift, known=known)
+            key = (text, language)
+            if key not in memo:
+                memo[key] = self.text.deidentify(text, language=language or _lang(text), date_shift_days=shift,
+                                                 known=known)
+            return memo[key]
 
         return deid
 
@@ -334,21 +344,8 @@ def _shift_iso_date(value, shift: int):
     return (d + dt.timedelta(days=shift)).isoformat()
 
 
-class DeidentifyStandalone(beam.DoFn):
+class DeidentifyStandalone(_TextDeidFn):
     """Documents without a patient (guidelines, literature, QA sets): text PII scrub, no date shift."""
-
-    def __init__(self, secret: bytes, policy: dict):
-        super().__init__()
-        self.secret = secret
-        self.policy = policy
-        self.text = None
-
-    def setup(self):
-        from transforms.base import quiet_libraries
-        from transforms.deid.text import TextDeidentifier
-
-        quiet_libraries()
-        self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
 
     def process(self, u: dict):
         yield event("units", STAGE, IN, "", "text")
