@@ -10,7 +10,8 @@ import pydicom
 import pytest
 
 from transforms.deid.burned_in import burned_in_risk
-from transforms.deid.dicom_profile import DicomPolicy, action_for, deidentify_dataset, table_row
+from transforms.deid.dicom_audit import audit_actions
+from transforms.deid.dicom_profile import DicomPolicy, deidentify_dataset, table_row
 from transforms.deid.keys import keyed_uid
 from transforms.io.dicom_read import DicomReadError, read_dataset
 from transforms.io.dicom_render import PixelDecodeError, render_png
@@ -82,25 +83,18 @@ def test_table_actions_and_no_phi_in_output_bytes(path):
         ds = read_dataset(path.read_bytes(), headers_only=False)
     except DicomReadError:
         pytest.skip("not a readable DICOM file (rejected with a kind elsewhere)")
+    original = read_dataset(path.read_bytes(), headers_only=False)
     phi = _phi_strings(ds)
     # values the profile keeps elsewhere (e.g. a station named after its Manufacturer) are not PHI there
     kept = {str(e.value).strip() for e in ds.iterall() if e.VR in ("LO", "SH", "CS", "PN", "ST", "LT")
             and table_row(int(e.tag)) is None and not e.tag.is_private}
     phi = {v for v in phi if v not in kept and not any(v in k for k in kept)}
     phi = {v for v in phi if not (v.isdigit() and len(v) < 8)}  # short numbers occur inside any keyed UID
-    before = {int(e.tag): e.VR for e in ds if not e.tag.is_private}
     policy = DicomPolicy()
     result = _deid(ds, policy)
     out_ds = result.dataset
-    for tag, vr in before.items():
-        row = table_row(tag)
-        if row is None or tag in (0x00100010, 0x00100020):
-            continue
-        action = action_for(row, policy)
-        if action == "X":
-            assert tag not in out_ds, f"{row['name']} should be removed"
-        elif action == "Z" and vr != "SQ":
-            assert tag in out_ds and out_ds[tag].value in ("", None, b"", []), f"{row['name']} should be empty"
+    right, total, wrong = audit_actions(original, out_ds, policy)
+    assert right == total, wrong[:5]
     assert not any(e.tag.is_private for e in out_ds)
     assert out_ds.PatientIdentityRemoved == "YES"
     buf = io.BytesIO()
@@ -160,3 +154,40 @@ def test_ultrasound_without_flag_is_released_by_a_matching_pixel_clean_rule():
     rule = {"modality": "US", "rows": int(ds.Rows), "columns": int(ds.Columns), "rectangles": [[0, 0, 200, 60]]}
     assert burned_in_risk(ds, DicomPolicy(pixel_clean_rules=[rule])) is None
     assert int(ds.pixel_array[:60, :200].max()) == 0
+
+
+def test_the_audit_catches_an_attribute_left_in_place():
+    original = read_dataset((PYDICOM_FILES / "CT_small.dcm").read_bytes(), headers_only=True)
+    ds = read_dataset((PYDICOM_FILES / "CT_small.dcm").read_bytes(), headers_only=True)
+    out = _deid(ds).dataset
+    out.InstitutionName = original.InstitutionName  # undo one action
+    right, total, wrong = audit_actions(original, out, DicomPolicy())
+    assert right == total - 1 and wrong == ["Institution Name (X/Z/D)"]
+
+
+def test_retain_uids_option_keeps_uids():
+    ds = read_dataset((PYDICOM_FILES / "CT_small.dcm").read_bytes(), headers_only=True)
+    uid = ds.StudyInstanceUID
+    out = _deid(ds, DicomPolicy(retain_uids=True)).dataset
+    assert out.StudyInstanceUID == uid
+    assert "113110" in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+
+
+def test_dicomdir_and_zip_archives_are_handled():
+    import zipfile
+
+    from transforms.io.read import ReadFile
+
+    dicomdir = next(PYDICOM_FILES.rglob("DICOMDIR"))
+    with pytest.raises(DicomReadError) as exc:
+        read_dataset(dicomdir.read_bytes(), headers_only=True)
+    assert exc.value.kind == "dicomdir_index"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("study/IM1", (PYDICOM_FILES / "CT_small.dcm").read_bytes())
+        zf.writestr("study/notes.txt", b"not dicom")
+    reader = ReadFile({"fhir": {"version": "R4", "mode": "lenient"}, "text": {"csv_text_column": "text"},
+                       "limits": {"max_file_mb": 10}})
+    items = list(reader._dicom(buf.getvalue(), {"source": "dicom:archive.zip", "kind": "dicom"}))
+    assert [i.get("error_kind") for i in items if i.get("reject")] == ["not_dicom"]
+    assert [i["position"] for i in items if not i.get("reject")] == ["member 0"]

@@ -37,6 +37,9 @@ def read_dataset(data: bytes, *, headers_only: bool) -> pydicom.Dataset:
     except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, OverflowError, NotImplementedError,
             AttributeError, UnicodeDecodeError, LookupError) as exc:
         raise DicomReadError("unreadable", f"malformed or truncated DICOM ({type(exc).__name__})") from None
+    if "DirectoryRecordSequence" in ds:
+        raise DicomReadError("dicomdir_index", "DICOMDIR index, not an instance: the files it lists are read "
+                                               "from the directory tree")
     if "SOPInstanceUID" not in ds and "StudyInstanceUID" not in ds and "Modality" not in ds:
         raise DicomReadError("not_dicom", "no SOP Instance UID, Study Instance UID or Modality")
     return ds
