@@ -107,7 +107,8 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     out = ctx.output
     shards = ctx.config["output"].get("rows_per_shard", {})
     read = p | "Sources" >> beam.Create([s.as_dict() for s in sources]) | "Read" >> ReadSources(ctx.config)
-    linked = read["units"] | "GroupByPatient" >> GroupByPatient()
+    linked = read["units"] | "GroupByPatient" >> GroupByPatient(
+        (ctx.config.get("link") or {}).get("identifier_systems"))
     deid = (linked["records"], linked["standalone"]) | "Deidentify" >> Deidentify(ctx)
     coded = (deid["records"], deid["documents"]) | "Terminology" >> NormalizeTerminology(ctx)
     scored = coded["documents"] | "Quality" >> ScoreDocuments(ctx)

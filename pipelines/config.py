@@ -18,7 +18,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 # Sections whose content is free-form (lists or user tables), not checked key by key.
-_FREE_FORM = {"decontaminate_against", "terminology.maps", "tasks.builders", "tasks.labels",
+_FREE_FORM = {"decontaminate_against", "terminology.maps", "tasks.builders", "tasks.labels", "link.identifier_systems",
               "split.stratify_by", "review.overrides", "deid_policy", "matrix", "quality"}
 
 

@@ -101,11 +101,14 @@ def _lang(text: str) -> str:
 class _TextDeidFn(beam.DoFn):
     """Holds the run secret and policy; loads the text de-identifier once per worker."""
 
-    def __init__(self, secret: bytes, policy: dict):
+    def __init__(self, secret: bytes, policy: dict, render: dict | None = None):
         super().__init__()
         self.secret = secret
         self.policy = policy
         self.text = None
+        render = render or {}
+        self.render_mode = render.get("render", "series")
+        self.max_side = int(render.get("max_side", 512))
 
     def setup(self):
         from transforms.base import quiet_libraries
@@ -259,8 +262,21 @@ class DeidentifyRecord(_TextDeidFn):
         out_events = []
         series: dict[str, list] = defaultdict(list)
         text_deid = self._text_deid(shift, known)
+        series_study: dict[str, str] = {}
+        seen_sop: set[str] = set()
         for u in units:
             out_events.append(event("units", STAGE, IN, "", "dicom"))
+            problem = None
+            if u["sop_uid"] in seen_sop:
+                problem = ("duplicate_sop_instance", "SOP Instance UID seen twice for this patient")
+            elif u.get("series_uid") and series_study.setdefault(u["series_uid"], u["study_uid"]) != u["study_uid"]:
+                problem = ("inconsistent_uids", "series belongs to two different studies")
+            if problem:
+                out_events.append(event("units", STAGE, REJECT, problem[0], "dicom"))
+                out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), "dicom", STAGE, *problem)))
+                continue
+            seen_sop.add(u["sop_uid"])
             try:
                 ds = read_dataset(u["data"], headers_only=False)
                 reason = burned_in_risk(ds, policy)
@@ -289,12 +305,15 @@ class DeidentifyRecord(_TextDeidFn):
             dds = result.dataset
             series[str(getattr(dds, "SeriesInstanceUID", ""))].append((u, dds))
         images = []
+        to_render = []
         for series_uid in sorted(series):
             members = sorted(series[series_uid], key=lambda x: (int(getattr(x[1], "InstanceNumber", 0) or 0),
                                                                str(getattr(x[1], "SOPInstanceUID", ""))))
-            u, ds = members[len(members) // 2]
+            chosen = members if self.render_mode == "instance" else [members[len(members) // 2]]
+            to_render += [(series_uid, u, ds) for u, ds in chosen]
+        for series_uid, u, ds in to_render:
             try:
-                png = render_png(ds)
+                png = render_png(ds, max_side=self.max_side)
             except PixelDecodeError as exc:
                 out_events.append(event("images", "render", REJECT, exc.kind, "dicom"))
                 out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
@@ -320,13 +339,15 @@ class DeidentifyRecord(_TextDeidFn):
                     report = sorted(notes, key=lambda d: d["doc_id"])[0]["text"]
             caption = " ".join(x for x in (modality, body_part.lower(), description) if x).strip() or "medical image"
             study_date = str(getattr(ds, "StudyDate", "") or "")
+            instance_key = str(getattr(ds, "SOPInstanceUID", ""))
             images.append({
-                "image_id": "i-" + hmac_hex(secret, "image", series_key, 24),
+                "image_id": "i-" + hmac_hex(secret, "image", series_key + (
+                    "/" + instance_key if self.render_mode == "instance" else ""), 24),
                 "patient_key": pk, "study_key": study_key, "series_key": series_key,
                 "modality": modality, "body_part": body_part, "description": description,
                 "caption": caption,
                 "study_date": f"{study_date[:4]}-{study_date[4:6]}-{study_date[6:8]}" if len(study_date) >= 8 else None,
-                "image": {"bytes": png, "path": f"{series_key}.png"},
+                "image": {"bytes": png, "path": f"{instance_key if self.render_mode == 'instance' else series_key}.png"},
                 "report_text": report,
             })
         return images, out_events
@@ -378,10 +399,12 @@ class Deidentify(beam.PTransform):
         super().__init__()
         self.secret = ctx.secret
         self.policy = ctx.deid_policy
+        self.render = dict(ctx.config.get("dicom") or {})
 
     def expand(self, pcolls):
         records, standalone = pcolls
-        res = records | "DeidPatients" >> beam.ParDo(DeidentifyRecord(self.secret, self.policy)).with_outputs(
+        res = records | "DeidPatients" >> beam.ParDo(
+            DeidentifyRecord(self.secret, self.policy, self.render)).with_outputs(
             REJECTED, EVENTS, main="records")
         alone = standalone | "DeidStandalone" >> beam.ParDo(
             DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, main="documents")

@@ -30,6 +30,19 @@ def _sort_key(unit: dict):
 class _RouteUnit(beam.DoFn):
     """Split units into keyed FHIR units, link requests (text/DICOM) and standalone text."""
 
+    def __init__(self, identifier_systems: list[str] | None = None):
+        super().__init__()
+        self.identifier_systems = list(identifier_systems or [])
+
+    def _identifiers(self, patient: dict) -> list[str]:
+        from transforms.io.fhir_parse import patient_identifiers
+
+        if not self.identifier_systems:
+            return patient_identifiers(patient)
+        return sorted({i["value"].strip() for i in patient.get("identifier") or []
+                       if isinstance(i, dict) and i.get("system") in self.identifier_systems
+                       and isinstance(i.get("value"), str) and i["value"].strip()})
+
     def process(self, unit: dict):
         kind = unit.get("kind")
         if kind == "fhir":
@@ -38,9 +51,7 @@ class _RouteUnit(beam.DoFn):
             if ref:
                 yield pvalue.TaggedOutput("fhir", (ref, unit))
                 if resource.get("resourceType") == "Patient":
-                    from transforms.io.fhir_parse import patient_identifiers
-
-                    for value in sorted(set(patient_identifiers(resource)) | {resource.get("id", "")}):
+                    for value in sorted(set(self._identifiers(resource)) | {resource.get("id", "")}):
                         if value:
                             yield pvalue.TaggedOutput("index", (value, ref))
             else:
@@ -92,10 +103,18 @@ class _AssembleRecord(beam.DoFn):
 
 
 class GroupByPatient(beam.PTransform):
-    """units -> {"records", "standalone", "rejected", "events"}."""
+    """units -> {"records", "standalone", "rejected", "events"}.
+
+    ``identifier_systems``: when given, only Patient.identifier values with these systems (plus
+    Patient.id) link DICOM PatientID and note patient ids to a FHIR patient.
+    """
+
+    def __init__(self, identifier_systems: list[str] | None = None):
+        super().__init__()
+        self.identifier_systems = identifier_systems
 
     def expand(self, units):
-        routed = units | "Route" >> beam.ParDo(_RouteUnit()).with_outputs(
+        routed = units | "Route" >> beam.ParDo(_RouteUnit(self.identifier_systems)).with_outputs(
             "fhir", "index", "link", "standalone", EVENTS, main="unused")
         resolved = (
             {"index": routed.index, "link": routed.link}
