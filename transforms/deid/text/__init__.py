@@ -174,6 +174,11 @@ def analyzer_engine():
         },
     })
     nlp_engine = provider.create_engine()
+    # Presidio needs tokens, lemmas (context words) and entities, not the dependency parse: the parser
+    # is a third of spaCy's time on notes, so it is disabled.
+    for lang, nlp in getattr(nlp_engine, "nlp", {}).items():
+        if "parser" in nlp.pipe_names:
+            nlp.disable_pipe("parser")
     registry = RecognizerRegistry(supported_languages=["en", "zh"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     for lang in ("en", "zh"):
@@ -240,8 +245,10 @@ class TextDeidentifier:
                 continue
             if r.entity_type == "DATE_TIME" and shift_date_text(span, 1) is None:
                 continue  # "18 year-old", "2019", "today": not a full date, not an identifier
-            if r.entity_type == "URL" and "@" in span:
-                continue
+            if r.entity_type == "URL" and ("@" in span or not re.match(r"(?i)(https?://|www\.)", span)):
+                continue  # "reported.ph" is a sentence end, not a web address
+            if r.entity_type == "PERSON" and ("\n" in span or not any(w[:1].isupper() for w in span.split())):
+                continue  # NER over headings ("Social History\nPatient") and lower-case drug names
             kept.append(r)
         return _resolve_overlaps(kept)
 
