@@ -148,9 +148,15 @@ def run_build(args, beam_args: list[str]) -> int:
     for b in ctx.benchmarks:
         if "://" not in b and not Path(b).is_file():
             raise UserError(f"benchmark file not found: {b}")
-    from transforms.tiering.matrix import load_matrix  # validate the matrix before any data is read
+    for f in (config.get("tasks") or {}).get("labels") or []:
+        if "://" not in f and not Path(f).is_file():
+            raise UserError(f"labels file not found: {f}")
+    from transforms.terminology.maps import load_map_table
+    from transforms.tiering.matrix import load_matrix
 
-    load_matrix(config["matrix"])
+    load_matrix(config["matrix"])  # validate the matrix and the user's map tables before any data is read
+    for table in config["terminology"]["maps"]:
+        load_map_table(Path(table))
     prepare_output(args.output, args.overwrite)
 
     run_id = uuid.uuid4().hex[:12]

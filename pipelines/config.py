@@ -19,7 +19,7 @@ DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 # Sections whose content is free-form (lists or user tables), not checked key by key.
 _FREE_FORM = {"decontaminate_against", "terminology.maps", "tasks.builders", "tasks.labels", "link.identifier_systems",
-              "split.stratify_by", "review.overrides", "deid_policy", "matrix", "quality"}
+              "review.overrides", "deid_policy", "matrix", "quality"}
 
 
 def load_yaml(path: Path) -> Any:
@@ -69,6 +69,11 @@ def load_config(path: str | None = None) -> dict:
         config = _merge(config, user)
         base_dir = Path(path).resolve().parent
     config["_base_dir"] = str(base_dir)
+    config["decontaminate_against"] = [str(resolve_path(str(v), base_dir)) if "://" not in str(v) else v
+                                       for v in config.get("decontaminate_against") or []]
+    for section, key in (("tasks", "labels"), ("terminology", "maps")):
+        config[section][key] = [str(resolve_path(str(v), base_dir)) if "://" not in str(v) else v
+                                for v in config[section].get(key) or []]
     for key in ("deid_policy", "matrix", "quality"):
         config[key] = str(resolve_path(str(config[key]), base_dir))
         if not Path(config[key]).is_file():

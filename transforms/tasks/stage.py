@@ -49,15 +49,63 @@ def event_out(ex: dict):
     return event("examples", "tasks", OUT, ex.get("task_id") or "", ex.get("set") or "")
 
 
+class ReadLabels(beam.DoFn):
+    """Imported expert labels / human preference rankings (JSONL) -> examples with annotation ``fine``.
+
+    The files hold already de-identified content (e.g. an annotation tool's export): they are not
+    linked to raw patients; a ``patient_key`` in them must be a medcorpus pseudonym.
+    """
+
+    def process(self, path: str):
+        import orjson
+        from apache_beam.io.filesystems import FileSystems
+
+        from transforms.base import REJECTED, event, rejected_row
+        from transforms.tasks.builders import examples_from_labels
+
+        name = path.rsplit("/", 1)[-1]
+        with FileSystems.open(path) as fh:
+            lines = fh.read().decode("utf-8-sig").splitlines()
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            examples = examples_from_labels([obj], source=name) if isinstance(obj, dict) else []
+            if not examples:
+                yield beam.pvalue.TaggedOutput(REJECTED, rejected_row(
+                    f"labels:{name}", f"line {n}", "labels", "tasks", "invalid_label",
+                    "label line needs prompt+response, messages, or prompt+chosen+rejected"))
+                yield event("labels", "tasks", "rejected", "invalid_label", "labels")
+                continue
+            for ex in examples:
+                ex.setdefault("sets", ["sft", "preference", "evaluation"])
+                ex.setdefault("disease_ids", [])
+                ex.setdefault("scenario_ids", [])
+                yield event("examples", "tasks", OUT, ex["task_id"], ex["set"])
+                yield ex
+
+
 class BuildExamples(beam.PTransform):
-    """de-identified records -> {"examples", "rejected", "events"}."""
+    """de-identified records (+ imported label files) -> {"examples", "rejected", "events"}."""
 
     def __init__(self, ctx):
         super().__init__()
         self.matrix_path = ctx.matrix_path
-        self.builder_modules = list((ctx.config.get("tasks") or {}).get("builders") or [])
+        tasks = ctx.config.get("tasks") or {}
+        self.builder_modules = list(tasks.get("builders") or [])
+        self.labels = list(tasks.get("labels") or [])
 
     def expand(self, records):
         res = records | "Build" >> beam.ParDo(BuildForRecord(self.matrix_path, self.builder_modules)).with_outputs(
             "rejected", EVENTS, main="examples")
-        return {"examples": res.examples, "rejected": res.rejected, "events": res[EVENTS]}
+        examples, rejected, events = res.examples, res.rejected, res[EVENTS]
+        if self.labels:
+            labels = (records.pipeline | "LabelFiles" >> beam.Create(self.labels)
+                      | "ReadLabels" >> beam.ParDo(ReadLabels()).with_outputs("rejected", EVENTS, main="examples"))
+            examples = (examples, labels.examples) | "AllExamples" >> beam.Flatten()
+            rejected = (rejected, labels.rejected) | "AllTaskRejects" >> beam.Flatten()
+            events = (events, labels[EVENTS]) | "AllTaskEvents" >> beam.Flatten()
+        return {"examples": examples, "rejected": rejected, "events": events}

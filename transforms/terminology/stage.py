@@ -29,12 +29,16 @@ def text_codes(text: str, language: str) -> list[str]:
 
 
 class AnnotateRecord(beam.DoFn):
+    def __init__(self, extra_maps: tuple[str, ...] = ()):
+        super().__init__()
+        self.extra_maps = tuple(extra_maps)
+
     def process(self, record: dict):
         from transforms.terminology.annotate import annotate_patient_codes
         from transforms.terminology.units import normalize_observation
 
         try:
-            ann = annotate_patient_codes(record["resources"])
+            ann = annotate_patient_codes(record["resources"], self.extra_maps)
         except Exception as exc:  # noqa: BLE001 - codes are a quality signal; never lose the patient
             ann = {"disease_codes": [], "disease_evidence": [], "coding_stats": {}}
             yield event("terminology", STAGE, "error", f"annotate_failed:{type(exc).__name__}", "fhir")
@@ -42,6 +46,8 @@ class AnnotateRecord(beam.DoFn):
         evidence = list(ann.get("disease_evidence") or [])
         for key, n in sorted(_flatten_stats(ann.get("coding_stats") or {}).items()):
             yield event("terminology", STAGE, "count", key, "fhir", n)
+        for code, n in sorted((ann.get("unmapped") or {}).items()):
+            yield event("terminology", STAGE, "unmapped", code, "fhir", n)
         text_found: set[str] = set()
         for doc in record["documents"]:
             found = text_codes(doc["text"], doc["language"]) if doc["modality"] == "text" else []
@@ -102,10 +108,11 @@ class NormalizeTerminology(beam.PTransform):
 
     def __init__(self, ctx):
         super().__init__()
+        self.extra_maps = tuple((ctx.config.get("terminology") or {}).get("maps") or [])
 
     def expand(self, pcolls):
         records, standalone = pcolls
-        res = records | "AnnotateRecords" >> beam.ParDo(AnnotateRecord()).with_outputs("documents", EVENTS,
+        res = records | "AnnotateRecords" >> beam.ParDo(AnnotateRecord(self.extra_maps)).with_outputs("documents", EVENTS,
                                                                                        main="records")
         alone = standalone | "AnnotateStandalone" >> beam.ParDo(AnnotateStandalone()).with_outputs(
             REJECTED, EVENTS, main="documents")
