@@ -115,7 +115,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     unique = scored["documents"] | "Dedup" >> DropDuplicates(ctx)
     tiered = unique["documents"] | "Tier" >> TierDocuments(ctx)
     examples = coded["records"] | "Tasks" >> BuildExamples(ctx)
-    split = (tiered["documents"], examples["examples"]) | "Split" >> SplitAndDecontaminate(ctx)
+    split = (tiered["documents"], examples["examples"], examples["strata"]) | "Split" >> SplitAndDecontaminate(ctx)
 
     rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], scored["rejected"],
                 tiered["rejected"], examples["rejected"]]

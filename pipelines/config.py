@@ -19,7 +19,7 @@ DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 # Sections whose content is free-form (lists or user tables), not checked key by key.
 _FREE_FORM = {"decontaminate_against", "terminology.maps", "tasks.builders", "tasks.labels", "link.identifier_systems",
-              "review.overrides", "deid_policy", "matrix", "quality"}
+              "split.stratify_by", "review.overrides", "deid_policy", "matrix", "quality"}
 
 
 def load_yaml(path: Path) -> Any:

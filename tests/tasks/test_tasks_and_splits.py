@@ -136,3 +136,12 @@ def test_planted_benchmark_question_is_removed(tmp_path):
 def test_short_texts_have_no_ngrams_unless_distinctive():
     assert ngram_keys("too short") == set()
     assert ngram_keys("eight words are just enough to match here", short_fallback=True)
+
+
+def test_stratified_assignment_gives_each_stratum_its_share():
+    from transforms.split.stage import stratified_families
+
+    keys = [f"pk-{i}" for i in range(50)]
+    fams = dict(stratified_families(("hypertension|fhir", keys), b"s" * 16, 0.2))
+    assert sum(1 for f in fams.values() if f == "evaluation") == 10
+    assert fams == dict(stratified_families(("hypertension|fhir", list(reversed(keys))), b"s" * 16, 0.2))

@@ -2,7 +2,9 @@
 
 * A keyed hash of ``patient_key`` puts each patient (every document, image and example) into one
   split family, ``train`` or ``evaluation``. Items without a patient use their dedup cluster
-  (documents) or example id (imported examples).
+  (documents) or example id (imported examples). With ``split.stratify_by`` (``disease``,
+  ``source``), patients are grouped by stratum and, within each, the first ``round(ratio * n)``
+  by keyed hash are held out, so every stratum gets its share.
 * Evaluation is held out first: a patient in the evaluation family contributes evaluation examples
   only; their documents are held out of pretraining and their SFT/preference examples are not
   written (counted under their reasons).
@@ -39,7 +41,7 @@ class _AssignDocument(beam.DoFn):
 
         yield event("documents", STAGE, IN, "", doc["source_kind"])
         if doc.get("patient_key"):
-            family = split_family(doc["patient_key"], self.secret, self.ratios)
+            family = doc.pop("_family", None) or split_family(doc["patient_key"], self.secret, self.ratios)
             if family == "evaluation":
                 yield event("documents", STAGE, FILTERED, "held_out_evaluation_patient", doc["source_kind"])
                 return
@@ -57,7 +59,7 @@ class _AssignExample(beam.DoFn):
         kind = example_kind(ex)
         yield event("examples", STAGE, IN, "", kind)
         group = ex.get("patient_key") or ex.get("dedup_cluster") or ex["example_id"]
-        family = split_family(group, self.secret, self.ratios)
+        family = ex.pop("_family", None) or split_family(group, self.secret, self.ratios)
         allowed = set(ex.get("sets") or ("sft", "preference", "evaluation"))
         if family == "evaluation":
             if kind == "preference":
@@ -115,6 +117,45 @@ def _leaks(item):
         yield event("leakage", STAGE, "problem", f"{kind}_in_evaluation_and_training", "").value
 
 
+def stratified_families(stratum_patients, secret: bytes, ratio: float):
+    """Within one stratum, the first round(ratio * n) patients by keyed hash go to evaluation."""
+    import hashlib
+    import hmac
+
+    stratum, keys = stratum_patients
+    keys = sorted(set(keys), key=lambda k: hmac.new(secret, b"split\x1f" + k.encode(), hashlib.sha256).digest())
+    n_eval = int(round(ratio * len(keys)))
+    for i, key in enumerate(keys):
+        yield key, "evaluation" if i < n_eval else "train"
+
+
+def _attach(item):
+    key, grouped = item
+    family = grouped["family"][0] if grouped["family"] else None
+    for element in grouped["item"]:
+        if family:
+            element["_family"] = family
+        yield element
+
+
+class AttachFamilies(beam.PTransform):
+    """Join precomputed (patient_key, family) assignments onto items that carry a patient_key."""
+
+    def __init__(self, families):
+        super().__init__()
+        self.families = families
+
+    def expand(self, items):
+        with_pk = items | "WithPatient" >> beam.Filter(lambda x: bool(x.get("patient_key")))
+        without = items | "WithoutPatient" >> beam.Filter(lambda x: not x.get("patient_key"))
+        joined = (
+            {"family": self.families, "item": with_pk | "KeyByPatient" >> beam.Map(lambda x: (x["patient_key"], x))}
+            | "JoinFamily" >> beam.CoGroupByKey()
+            | "Attach" >> beam.FlatMap(_attach)
+        )
+        return (joined, without) | "Rejoin" >> beam.Flatten()
+
+
 class SplitAndDecontaminate(beam.PTransform):
     """(documents, examples) -> {"pretraining", "sft", "preference", "evaluation", "events"}."""
 
@@ -123,6 +164,7 @@ class SplitAndDecontaminate(beam.PTransform):
         self.secret = ctx.secret
         split_cfg = ctx.config.get("split") or {}
         self.ratios = {"evaluation": float(split_cfg.get("evaluation_ratio", 0.2))}
+        self.stratify_by = [s for s in split_cfg.get("stratify_by") or []]
         dc = ctx.config.get("decontamination") or {}
         self.n_words = int(dc.get("n_words", 13))
         self.n_cjk = int(dc.get("n_cjk", 20))
@@ -132,7 +174,17 @@ class SplitAndDecontaminate(beam.PTransform):
     def expand(self, pcolls):
         from transforms.split.decontaminate import Decontaminate, load_benchmarks
 
-        documents, examples = pcolls
+        documents, examples, strata = pcolls
+        if self.stratify_by:
+            fields = self.stratify_by
+            families = (
+                strata
+                | "Stratum" >> beam.Map(lambda kv: ("|".join(str(kv[1].get(f, "none")) for f in fields), kv[0]))
+                | "GroupStratum" >> beam.GroupByKey()
+                | "AssignInStratum" >> beam.FlatMap(stratified_families, self.secret, self.ratios["evaluation"])
+            )
+            documents = documents | "DocFamilies" >> AttachFamilies(families)
+            examples = examples | "ExampleFamilies" >> AttachFamilies(families)
         docs = documents | "AssignDocuments" >> beam.ParDo(_AssignDocument(self.secret, self.ratios)).with_outputs(
             EVENTS, main="rows")
         exs = examples | "AssignExamples" >> beam.ParDo(_AssignExample(self.secret, self.ratios)).with_outputs(

@@ -36,10 +36,18 @@ class BuildForRecord(Operator):
     def apply(self, record: dict):
         from transforms.tasks import build_examples_for_record
 
+        from transforms.tiering.matrix import classify
+
         outs = []
         for ex in build_examples_for_record(record, self.matrix):
             outs.append(ex)
             outs.append(event_out(ex))
+        # the patient's stratum for stratified splits: main disease and the source kinds it has
+        diseases = classify(record.get("disease_codes") or [], self.matrix)["disease_ids"]
+        kinds = sorted({d.get("source_kind") for d in record.get("documents") or [] if d.get("source_kind")}
+                       | ({"fhir"} if record.get("resources") else set()))
+        outs.append(beam.pvalue.TaggedOutput("strata", (record["patient_key"], {
+            "disease": diseases[0] if diseases else "none", "source": "+".join(kinds) or "none"})))
         return outs
 
 
@@ -100,7 +108,7 @@ class BuildExamples(beam.PTransform):
 
     def expand(self, records):
         res = records | "Build" >> beam.ParDo(BuildForRecord(self.matrix_path, self.builder_modules)).with_outputs(
-            "rejected", EVENTS, main="examples")
+            "rejected", "strata", EVENTS, main="examples")
         examples, rejected, events = res.examples, res.rejected, res[EVENTS]
         if self.labels:
             labels = (records.pipeline | "LabelFiles" >> beam.Create(self.labels)
@@ -108,4 +116,4 @@ class BuildExamples(beam.PTransform):
             examples = (examples, labels.examples) | "AllExamples" >> beam.Flatten()
             rejected = (rejected, labels.rejected) | "AllTaskRejects" >> beam.Flatten()
             events = (events, labels[EVENTS]) | "AllTaskEvents" >> beam.Flatten()
-        return {"examples": examples, "rejected": rejected, "events": events}
+        return {"examples": examples, "rejected": rejected, "events": events, "strata": res.strata}

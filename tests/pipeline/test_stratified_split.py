@@ -1,0 +1,26 @@
+"""`split.stratify_by` holds out the configured share within each stratum, and no patient leaks."""
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from pipelines.cli import main
+from schemas.tables import SPLITS
+
+
+def test_stratified_build_keeps_patients_in_one_family(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("split:\n  evaluation_ratio: 0.3\n  stratify_by: [disease, source]\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["build", "--config", str(cfg), "--output", str(out), "--direct_running_mode", "in_memory"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reconciliation"]["ok"] and not manifest["leakage"]["problems"]
+    family = {}
+    for split in SPLITS:
+        for f in (out / split).glob("*.parquet"):
+            for key in pq.read_table(f).column("patient_key").to_pylist():
+                if key:
+                    fam = "evaluation" if split == "evaluation" else "train"
+                    assert family.setdefault(key, fam) == fam
+    assert "evaluation" in family.values() and "train" in family.values()
