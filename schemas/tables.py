@@ -23,7 +23,8 @@ COMMON_FIELDS: list[pa.Field] = [
     pa.field("disease_codes", pa.list_(pa.string()), nullable=False),  # ICD-10 categories
     pa.field("disease_ids", pa.list_(pa.string()), nullable=False),  # matrix disease ids
     pa.field("scenario_ids", pa.list_(pa.string()), nullable=False),
-    pa.field("task_id", pa.string()),
+    pa.field("task_id", pa.string()),  # the task an example was built for
+    pa.field("task_ids", pa.list_(pa.string()), nullable=False),  # matrix tasks the row's diseases feed
     pa.field("dedup_cluster", pa.string()),
 ]
 

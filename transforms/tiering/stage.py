@@ -34,6 +34,7 @@ class TierDocument(Operator):
         doc["tier"] = result["tier"]
         doc["disease_ids"] = list(result.get("disease_ids") or [])
         doc["scenario_ids"] = list(result.get("scenario_ids") or [])
+        doc["task_ids"] = list(result.get("task_ids") or [])
         return [doc]
 
 

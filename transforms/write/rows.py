@@ -20,6 +20,7 @@ def _common(item: dict, *, row_id: str, tier: str, annotation_level: str) -> dic
         "disease_ids": sorted(item.get("disease_ids") or []),
         "scenario_ids": sorted(item.get("scenario_ids") or []),
         "task_id": item.get("task_id"),
+        "task_ids": sorted(item.get("task_ids") or ([item["task_id"]] if item.get("task_id") else [])),
         "dedup_cluster": item.get("dedup_cluster"),
     }
 
