@@ -135,6 +135,21 @@ class DeidentifyRecord(_TextDeidFn):
         return deid
 
     def process(self, record: dict):
+        """Never let one malformed record crash the run: reject its units instead, without details."""
+        try:
+            outputs = list(self._process(record))
+        except Exception as exc:  # noqa: BLE001
+            kind = f"deid_failed:{type(exc).__name__}"
+            for u in record["resources"] + record["texts"] + record["dicom"]:
+                yield event("units", STAGE, IN, "", u["kind"])
+                yield event("units", STAGE, REJECT, kind, u["kind"])
+                yield pvalue.TaggedOutput(REJECTED, rejected_row(
+                    u.get("source", ""), u.get("position", ""), u["kind"], STAGE, kind,
+                    "de-identification of this patient failed; details withheld (may contain PHI)"))
+            return
+        yield from outputs
+
+    def _process(self, record: dict):
         from transforms.deid.fhir_deid import deidentify_patient_resources
         from transforms.deid.text import known_phi_from_patient_resource
         from transforms.io.fhir_notes import extract_notes

@@ -72,7 +72,13 @@ class ReadFile(beam.DoFn):
             yield from self._reject(f, "file", "unreadable_file", f"cannot open file ({type(exc).__name__})")
             return
         parse = {"fhir": self._fhir, "text": self._text, "dicom": self._dicom}[f["kind"]]
-        for item in parse(data, f):
+        try:
+            items = list(parse(data, f))
+        except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
+            yield from self._reject(f, "file", f"internal:{type(exc).__name__}",
+                                    "the file could not be parsed; details withheld (may contain PHI)")
+            return
+        for item in items:
             if isinstance(item, dict) and item.get("reject"):
                 yield from self._reject(f, item.get("position", "file"), item["error_kind"], item["message"])
             else:
