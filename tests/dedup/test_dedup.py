@@ -54,3 +54,18 @@ def test_signatures_are_deterministic_and_chinese_uses_character_shingles():
     assert (minhash_signature(NOTE) == minhash_signature(NOTE)).all()
     assert band_keys(minhash_signature(NOTE), 16, 8) == band_keys(minhash_signature(NOTE), 16, 8)
     assert all(len(s) == 5 for s in shingles("患者男六十七岁高血压十年"))
+
+
+def test_precision_and_recall_on_synthea_notes_with_known_near_duplicates(shared_data):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_dedup
+
+    docs = bench_dedup.documents(400)
+    gold = bench_dedup.truth(docs)
+    removed, _ = bench_dedup.run_medcorpus(docs)
+    precision, recall = bench_dedup.pr(removed, gold)
+    assert len(gold) > 50
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
