@@ -41,6 +41,12 @@ QUALITY_FIELDS: list[pa.Field] = [
     pa.field("q_replacement_chars", pa.int64()),
     pa.field("q_boilerplate_share", pa.float64()),
     pa.field("q_language_confidence", pa.float64()),
+    # record-level signals of the document's patient (null for documents without a patient)
+    pa.field("q_record_completeness", pa.float64()),  # share of expected FHIR fields present
+    pa.field("q_invalid_codes", pa.int64()),  # codings with an invalid format for their system
+    pa.field("q_invalid_units", pa.int64()),  # observation units that are not UCUM
+    pa.field("q_implausible_values", pa.int64()),  # lab values outside plausible clinical ranges
+    pa.field("q_timeliness_flags", pa.int64()),  # periods ending before they start, events before birth
 ]
 
 PRETRAINING = pa.schema(

@@ -41,3 +41,18 @@ def test_leak_scanner_finds_real_identifiers_and_ignores_reserved_surrogates():
 
 def test_canaries_are_found():
     assert scan_text("text with CANARY-7731 inside", canaries=["CANARY-7731"])[0]["kind"] == "canary"
+
+
+def test_record_signals_score_completeness_and_flag_time_travel():
+    from transforms.quality.signals import record_signals
+
+    patient = {"resourceType": "Patient", "gender": "female", "birthDate": "1980-01-01"}
+    enc = {"resourceType": "Encounter", "status": "finished", "class": {}, "subject": {"reference": "Patient/p"},
+           "type": [{"text": "visit"}], "period": {"start": "2020-01-02T10:00:00Z", "end": "2020-01-01T09:00:00Z"}}
+    cond = {"resourceType": "Condition", "code": {"text": "x"}, "subject": {}, "onsetDateTime": "1970-05-05"}
+    obs = [{"unit": "mg/dL", "ucum_valid": True, "flags": ["implausible"]}, {"unit": "furlongs", "ucum_valid": False,
+                                                                            "flags": []}]
+    s = record_signals([patient, enc, cond], obs, {"SNOMED-CT.invalid": 2, "LOINC.valid": 5})
+    assert s["timeliness_flags"] == 2  # the inverted period and the condition before birth
+    assert s["invalid_units"] == 1 and s["implausible_values"] == 1 and s["invalid_codes"] == 2
+    assert 0.5 < s["record_completeness"] < 1.0  # Encounter class is empty, Condition lacks clinicalStatus

@@ -139,3 +139,58 @@ def apply_review_overrides(doc_id: str, decision: tuple, overrides: dict) -> tup
     if overrides[doc_id] == "drop":
         return False, "review_override_drop", False
     return True, None, False
+
+
+COMPLETENESS = Path(__file__).resolve().parent / "data" / "completeness.yaml"
+
+
+@lru_cache(maxsize=1)
+def completeness_table() -> dict:
+    return yaml.safe_load(COMPLETENESS.read_text(encoding="utf-8"))["expected"]
+
+
+def _present(resource: dict, spec: str) -> bool:
+    return any(resource.get(f) not in (None, "", [], {}) for f in spec.split("|"))
+
+
+def _period_inverted(node) -> int:
+    count = 0
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            start, end = n.get("start"), n.get("end")
+            if isinstance(start, str) and isinstance(end, str) and len(start) >= 10 and len(end) >= 10 \
+                    and end[:19] < start[:19]:
+                count += 1
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    return count
+
+
+def record_signals(resources: list[dict], observations: list[dict] | None = None,
+                   coding_stats: dict | None = None) -> dict:
+    """Record-level signals for one patient: completeness, code/unit validity, plausibility, timeliness."""
+    table = completeness_table()
+    scores = []
+    before_birth = 0
+    birth = next((r.get("birthDate") for r in resources if r.get("resourceType") == "Patient"), None)
+    for r in resources:
+        expected = table.get(r.get("resourceType"))
+        if expected:
+            scores.append(sum(_present(r, f) for f in expected) / len(expected))
+        if birth and r.get("resourceType") != "Patient":
+            for key in ("effectiveDateTime", "onsetDateTime", "authoredOn", "performedDateTime", "recordedDate"):
+                v = r.get(key)
+                if isinstance(v, str) and len(v) >= 10 and len(str(birth)) >= 10 and v[:10] < str(birth)[:10]:
+                    before_birth += 1
+    obs = observations or []
+    stats = coding_stats or {}
+    return {
+        "record_completeness": round(sum(scores) / len(scores), 4) if scores else None,
+        "invalid_codes": int(sum(v for k, v in stats.items() if k.endswith(".invalid"))),
+        "invalid_units": sum(1 for o in obs if o.get("unit") and not o.get("ucum_valid")),
+        "implausible_values": sum(1 for o in obs if "implausible" in (o.get("flags") or [])),
+        "timeliness_flags": sum(_period_inverted(r) for r in resources) + before_birth,
+    }

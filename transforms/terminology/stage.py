@@ -71,8 +71,13 @@ class AnnotateRecord(beam.DoFn):
         record["disease_codes"] = all_codes
         record["disease_evidence"] = evidence
         record["observations"] = observations
+        from transforms.quality.signals import record_signals
+
+        rec_signals = record_signals(record["resources"], observations, _flatten_stats(ann.get("coding_stats") or {}))
+        record["record_signals"] = rec_signals
         for doc in record["documents"]:
             doc["disease_codes"] = all_codes
+            doc["record_signals"] = rec_signals
             yield pvalue.TaggedOutput("documents", doc)
         yield event("patients", STAGE, OUT, "", "")
         yield record

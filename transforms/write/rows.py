@@ -29,7 +29,7 @@ def pretraining_row(doc: dict) -> dict:
     row = _common(doc, row_id=doc["doc_id"], tier=doc.get("tier") or "general", annotation_level="none")
     row.update({"text": doc["text"], "doc_type": doc.get("doc_type"), "date": doc.get("date"),
                 "image": doc.get("image")})
-    signals = doc.get("quality") or {}
+    signals = {**(doc.get("quality") or {}), **(doc.get("record_signals") or {})}
     for column, name in QUALITY_COLUMNS.items():
         value = signals.get(name)
         if value is not None:
