@@ -5,8 +5,8 @@ span rows or tables are computed here into helper columns (``_disease_codes_vali
 ``_phi_hits``, ``_messages_valid``, ``_chosen_differs``, ``_date_not_future``) that the suites
 expect on, plus one cross-table check (every ``patient_key`` in exactly one split family),
 reported in the same result format. Results go to ``DIR/quality/validation.json`` and a
-self-contained ``DIR/quality/index.html`` (GX's Data Docs need a file-backed context; ours is
-ephemeral, so the page is rendered here from GX's own validation results).
+self-contained summary ``DIR/quality/index.html``; GX's own Data Docs for every suite are copied to
+``DIR/quality/datadocs/`` from the ephemeral context's docs site.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
         scalar = df[[c for c in df.columns if df[c].map(lambda v: not isinstance(v, (list, dict, bytes)) and
                                                        not hasattr(v, "__array__")).all()]]
         asset = source.add_dataframe_asset(table)
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": scalar})
+        batch_definition = asset.add_batch_definition_whole_dataframe("all")
         usable = [e for e in exps if "column" not in e["kwargs"] or e["kwargs"]["column"] in scalar.columns]
         for e in exps:
             if e not in usable:
@@ -164,7 +164,14 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
                                "success": False, "unexpected": "column missing", "dimension": e.get("meta", {}).get("dimension")})
         suite = ctx.suites.add(ExpectationSuite(name=f"medcorpus.{table}", expectations=[
             ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")) for e in usable]))
-        result = batch.validate(suite)
+        # a checkpoint (not a bare batch.validate) so the results also land in GX's Data Docs
+        definition = ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=f"medcorpus.{table}.validation", data=batch_definition, suite=suite))
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name=f"medcorpus.{table}.checkpoint", validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+        run = checkpoint.run(batch_parameters={"dataframe": scalar})
+        result = next(iter(run.run_results.values()))
         for r in result.results:
             cfg = r.expectation_config
             checks.append({"table": table, "expectation": cfg.type, "column": cfg.kwargs.get("column"),
@@ -173,8 +180,27 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
                            "dimension": (cfg.meta or {}).get("dimension")})
     checks += _cross_table(frames)
     res = ValidationResult(all(c["success"] for c in checks), checks)
+    _copy_data_docs(ctx, out / "quality" / "datadocs")
     _write_reports(out, res)
     return res
+
+
+def _copy_data_docs(ctx, target: Path) -> None:
+    """Copy the ephemeral context's Data Docs site (a temporary directory) next to the corpus."""
+    import shutil
+    from urllib.parse import urlparse
+
+    try:
+        sites = ctx.get_docs_sites_urls()
+    except Exception:  # noqa: BLE001 - Data Docs are a convenience; validation.json is the record
+        return
+    for site in sites:
+        path = Path(urlparse(site.get("site_url") or "").path).parent
+        if path.is_dir():
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(path, target)
+            return
 
 
 def _write_reports(out: Path, res: ValidationResult) -> None:
@@ -191,5 +217,6 @@ def _write_reports(out: Path, res: ValidationResult) -> None:
             "margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd}.bad{background:#fde2e2}.ok{background:#eef9ee}"
             "</style><h1>Expectation results: " + ("all passed" if res.success else "FAILURES") + "</h1><table>"
             "<tr><th>table</th><th>expectation</th><th>column</th><th>dimension</th><th>result</th><th>unexpected</th>"
-            "</tr>" + rows + "</table>")
+            "</tr>" + rows + "</table><p>Great Expectations Data Docs: <a href='datadocs/index.html'>datadocs/index.html</a>"
+            " (they load styles from public CDNs when online; the content is local).</p>")
     (q / "index.html").write_text(page, encoding="utf-8")

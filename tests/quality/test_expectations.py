@@ -42,6 +42,7 @@ def test_suites_pass_on_the_bundled_sample(corpus):
     result = validate_corpus(corpus)
     assert result.success, result.summary_lines()
     assert (corpus / "quality" / "index.html").is_file() and (corpus / "quality" / "validation.json").is_file()
+    assert (corpus / "quality" / "datadocs" / "index.html").is_file()  # Great Expectations Data Docs
 
 
 def test_null_in_a_required_column_fails_naming_it(corpus, tmp_path):

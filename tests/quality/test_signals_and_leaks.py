@@ -56,3 +56,10 @@ def test_record_signals_score_completeness_and_flag_time_travel():
     assert s["timeliness_flags"] == 2  # the inverted period and the condition before birth
     assert s["invalid_units"] == 1 and s["implausible_values"] == 1 and s["invalid_codes"] == 2
     assert 0.5 < s["record_completeness"] < 1.0  # Encounter class is empty, Condition lacks clinicalStatus
+
+
+def test_a_period_across_a_daylight_saving_change_is_not_inverted():
+    from transforms.quality.signals import record_signals
+
+    enc = {"resourceType": "Encounter", "period": {"start": "2022-11-06T01:52:06-04:00", "end": "2022-11-06T01:07:06-05:00"}}
+    assert record_signals([enc])["timeliness_flags"] == 0

@@ -153,6 +153,19 @@ def _present(resource: dict, spec: str) -> bool:
     return any(resource.get(f) not in (None, "", [], {}) for f in spec.split("|"))
 
 
+def _before(a: str, b: str) -> bool:
+    """Is FHIR dateTime ``a`` strictly before ``b``? Offsets count (a DST change is not time travel)."""
+    import datetime as dt
+
+    try:
+        da, db = dt.datetime.fromisoformat(a.replace("Z", "+00:00")), dt.datetime.fromisoformat(b.replace("Z", "+00:00"))
+        if (da.tzinfo is None) != (db.tzinfo is None):
+            da, db = da.replace(tzinfo=None), db.replace(tzinfo=None)
+        return da < db
+    except ValueError:
+        return len(a) >= 10 and len(b) >= 10 and a[:10] < b[:10]
+
+
 def _period_inverted(node) -> int:
     count = 0
     stack = [node]
@@ -160,8 +173,7 @@ def _period_inverted(node) -> int:
         n = stack.pop()
         if isinstance(n, dict):
             start, end = n.get("start"), n.get("end")
-            if isinstance(start, str) and isinstance(end, str) and len(start) >= 10 and len(end) >= 10 \
-                    and end[:19] < start[:19]:
+            if isinstance(start, str) and isinstance(end, str) and _before(end, start):
                 count += 1
             stack.extend(n.values())
         elif isinstance(n, list):
