@@ -6,23 +6,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import re
-from collections import Counter
 
 import pytest
 
 from pipelines.cli import main
-
-
-def _codes(resources):
-    c = Counter()
-    for r in resources:
-        if r["resourceType"] in ("Condition", "Observation", "Procedure", "MedicationRequest"):
-            cc = r.get("code") or r.get("medicationCodeableConcept") or {}
-            for coding in cc.get("coding", []):
-                c[(r["resourceType"], coding.get("system"), coding.get("code"))] += 1
-    return c
+from tests.deid.test_fhir_deid import clinical_codes as _codes
 
 
 def _resources(path):

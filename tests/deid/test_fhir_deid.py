@@ -18,7 +18,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "sample" / "data" /
 SECRET = b"test-secret-0123456789"
 
 
-def _codes(resources):
+def clinical_codes(resources):
+    """Multiset of (resource type, system, code) of Condition/Observation/Procedure/MedicationRequest."""
     c = Counter()
     for r in resources:
         if r["resourceType"] in ("Condition", "Observation", "Procedure", "MedicationRequest"):
@@ -53,7 +54,7 @@ def test_no_patient_identifier_survives_and_codes_are_unchanged(bundle, deid):
     for value in phi:  # whole-word matches: "Lor" must not be found inside "Chloride"
         assert not re.search(rf"(?<![a-z0-9]){re.escape(value.lower())}(?![a-z0-9])", everything), \
             "a patient identifier survived de-identification"
-    assert _codes(out) == _codes(resources)
+    assert clinical_codes(out) == clinical_codes(resources)
     assert f"Patient/{patient_key(SECRET, patient['id'])}" in blob  # references still resolve
     assert counts["date_shifted"] > 0
 

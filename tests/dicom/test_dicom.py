@@ -3,7 +3,6 @@ action by action; no PHI string survives in the output bytes; burned-in images a
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pydicom

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pydicom
-
 from pipelines.sample.export import SAMPLE_DIR
 from transforms.deid.stage import DeidentifyRecord
 from transforms.io.read import ReadFile

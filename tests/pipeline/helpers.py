@@ -33,4 +33,16 @@ def sorted_rows(out: Path) -> dict[str, list]:
     return result
 
 
-__all__ = ["build", "read_table", "sorted_rows", "TABLES"]
+def patient_families(out: Path) -> dict[str, str]:
+    """patient_key -> "evaluation" | "train"; fails if a patient sits in both families."""
+    family: dict[str, str] = {}
+    for split in SPLITS:
+        for f in sorted((out / split).glob("*.parquet")):
+            for key in pq.read_table(f).column("patient_key").to_pylist():
+                if key:
+                    fam = "evaluation" if split == "evaluation" else "train"
+                    assert family.setdefault(key, fam) == fam, "a patient is in evaluation and training"
+    return family
+
+
+__all__ = ["build", "read_table", "sorted_rows", "patient_families", "TABLES"]

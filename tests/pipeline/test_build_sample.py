@@ -6,13 +6,11 @@ pipeline runs on Flink and Dataflow, which use the same portable protocol).
 """
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import SPLITS, TABLES
+from schemas.tables import SPLITS
 from tests.pipeline.helpers import build, read_table, sorted_rows
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pyarrow.parquet as pq
 import pytest
 
 from expectations.validate import validate_corpus
 from pipelines.cli import main
+from tests.pipeline.helpers import patient_families
 from schemas.tables import SPLITS
 
 
@@ -24,13 +24,7 @@ def test_build_of_the_shared_data(shared_data, tmp_path, monkeypatch):
     assert all(manifest["counts"]["by_split"][s] > 0 for s in SPLITS)
     result = validate_corpus(out)
     assert result.success, result.summary_lines()
-    family = {}
-    for split in SPLITS:
-        for f in (out / split).glob("*.parquet"):
-            for key in pq.read_table(f).column("patient_key").to_pylist():
-                if key:
-                    fam = "evaluation" if split == "evaluation" else "train"
-                    assert family.setdefault(key, fam) == fam, "a patient is in evaluation and training"
+    patient_families(out)  # fails if a patient is in evaluation and training
     from transforms.tiering.matrix import load_matrix
 
     reported = {c["task_id"] for c in manifest["matrix"]["cells"]}

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 
-import pyarrow.parquet as pq
 
 from pipelines.cli import main
-from schemas.tables import SPLITS
+from tests.pipeline.helpers import patient_families
 
 
 def test_stratified_build_keeps_patients_in_one_family(tmp_path):
@@ -17,13 +16,7 @@ def test_stratified_build_keeps_patients_in_one_family(tmp_path):
     assert main(["build", "--config", str(cfg), "--output", str(out), "--direct_running_mode", "in_memory"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["reconciliation"]["ok"] and not manifest["leakage"]["problems"]
-    family = {}
-    for split in SPLITS:
-        for f in (out / split).glob("*.parquet"):
-            for key in pq.read_table(f).column("patient_key").to_pylist():
-                if key:
-                    fam = "evaluation" if split == "evaluation" else "train"
-                    assert family.setdefault(key, fam) == fam
+    family = patient_families(out)
     assert "evaluation" in family.values() and "train" in family.values()
     shards = sorted(p.name for p in (out / "pretraining").glob("*.parquet"))
     n = len(shards)

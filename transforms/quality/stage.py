@@ -11,7 +11,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam import pvalue
 
-from transforms.base import EVENTS, REJECTED, Filter, Operator, run_operator
+from transforms.base import EVENTS, REJECTED, Filter, Operator
 
 
 def load_overrides(path: str | None) -> dict:

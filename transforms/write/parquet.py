@@ -19,7 +19,7 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import conform
-from transforms.base import EVENTS, FILTERED, IN, OUT, REJECT, REJECTED, event, rejected_row
+from transforms.base import EVENTS, OUT, REJECT, REJECTED, event, rejected_row
 
 
 def shard_name(index: int, count: int) -> str:
