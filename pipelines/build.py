@@ -6,6 +6,7 @@ PTransform from ``transforms/``; this module only wires them and handles the run
 """
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -28,7 +29,7 @@ from schemas.tables import SPLITS
 
 #: What an output directory may contain; --overwrite removes only these.
 OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
-                                  "manifest.json", "DATA_CARD.md", "deid_summary.json")
+                                  "manifest.json", "DATA_CARD.md", "audit.json", "deid_summary.json")
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -133,6 +134,8 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     events.append(review["events"])
     (tuple(events) | "AllEvents" >> beam.Flatten()
      | "WriteEvents" >> WriteEvents(FileSystems.join(out, "_stats")))
+    (read["inputs"] | "InputJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+     | "WriteInputs" >> beam.io.WriteToText(FileSystems.join(out, "_stats", "inputs"), file_name_suffix=".jsonl"))
 
 
 def run_build(args, beam_args: list[str]) -> int:
@@ -173,6 +176,12 @@ def run_build(args, beam_args: list[str]) -> int:
         config_hash=config_hash(config, {"benchmarks": ctx.benchmarks}), secret=secret,
         runner=opts.view_as(StandardOptions).runner, sources=sources, started=started, finished=finished,
         deid_policy=ctx.deid_policy)
+    from pipelines.datacard import write_audit_log, write_data_card
+
+    write_data_card(args.output, manifest)
+    write_audit_log(args.output, manifest)
+    if "://" not in args.output:
+        shutil.rmtree(Path(args.output) / "_stats", ignore_errors=True)
     print_summary(args.output, manifest)
     code = 0
     if not manifest["reconciliation"]["ok"]:

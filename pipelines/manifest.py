@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -222,8 +221,6 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
     path = FileSystems.join(out_dir, "manifest.json")
     with FileSystems.create(path) as fh:
         fh.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    if "://" not in out_dir:
-        shutil.rmtree(Path(out_dir) / "_stats", ignore_errors=True)
     return manifest
 
 

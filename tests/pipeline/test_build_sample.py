@@ -6,6 +6,8 @@ pipeline runs on Flink and Dataflow, which use the same portable protocol).
 """
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -153,3 +155,18 @@ def test_splits_load_with_hugging_face_datasets(corpus, tmp_path, monkeypatch):
         assert ds.num_rows == manifest["counts"]["by_split"][split]
     sft = datasets.load_dataset("parquet", data_dir=str(out / "sft"), split="train", cache_dir=str(tmp_path / "hf"))
     assert sft[0]["messages"][-1]["role"] == "assistant"
+
+
+def test_data_card_and_audit_log_are_written_without_the_secret(corpus):
+    from pipelines.secret import DEMO_SECRET
+
+    out, manifest = corpus
+    card = (out / "DATA_CARD.md").read_text(encoding="utf-8")
+    audit = json.loads((out / "audit.json").read_text())
+    assert manifest["deid_policy"]["id"] in card and "blind spot" in card
+    assert audit["secret_fingerprint"] == manifest["secret_fingerprint"] and audit["config_hash"] == manifest["config_hash"]
+    assert len(audit["inputs"]) > 25 and all(len(i["sha256"]) == 64 for i in audit["inputs"])
+    assert {o["path"] for o in audit["outputs"]} == {s["path"] for shards in manifest["shards"].values() for s in shards}
+    for text in (card, json.dumps(audit)):
+        assert DEMO_SECRET.decode() not in text
+    assert not (out / "_stats").exists()

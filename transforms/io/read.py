@@ -71,6 +71,10 @@ class ReadFile(beam.DoFn):
         except Exception as exc:  # noqa: BLE001
             yield from self._reject(f, "file", "unreadable_file", f"cannot open file ({type(exc).__name__})")
             return
+        import hashlib
+
+        yield pvalue.TaggedOutput("inputs", {"source": f["source"], "bytes": len(data),
+                                             "sha256": hashlib.sha256(data).hexdigest()})
         parse = {"fhir": self._fhir, "text": self._text, "dicom": self._dicom}[f["kind"]]
         try:
             items = list(parse(data, f))
@@ -149,7 +153,7 @@ class ReadFile(beam.DoFn):
 
 
 class ReadSources(beam.PTransform):
-    """PCollection of source dicts -> {"units", "rejected", "events"}."""
+    """PCollection of source dicts -> {"units", "rejected", "events", "inputs" (path, bytes, sha256)}."""
 
     def __init__(self, config: dict):
         super().__init__()
@@ -159,5 +163,6 @@ class ReadSources(beam.PTransform):
         files = (sources
                  | "ListFiles" >> beam.ParDo(ExpandSource())
                  | "SpreadFiles" >> beam.Reshuffle())
-        res = files | "ReadAndParse" >> beam.ParDo(ReadFile(self.config)).with_outputs(REJECTED, EVENTS, main="units")
-        return {"units": res.units, "rejected": res[REJECTED], "events": res[EVENTS]}
+        res = files | "ReadAndParse" >> beam.ParDo(ReadFile(self.config)).with_outputs(
+            REJECTED, EVENTS, "inputs", main="units")
+        return {"units": res.units, "rejected": res[REJECTED], "events": res[EVENTS], "inputs": res.inputs}
