@@ -75,10 +75,16 @@ def _texts(row: dict) -> list[str]:
     return out
 
 
-def helper_columns(df, table: str, canaries=(), today: dt.date | None = None):
+def helper_columns(df, table: str, canaries=(), today: dt.date | None = None, shift_window: int = 365):
     from transforms.quality.leak_scan import scan_text
 
     today = today or dt.date.today()
+    if table == "lineage/inputs":
+        df["_date_shift_in_window"] = [
+            (v is None or v != v) if (k is None or k != k) else (v == v and v is not None and 0 < abs(int(v)) <= shift_window)
+            for k, v in zip(df["patient_key"], df["date_shift_days"])]
+    if table == "lineage/rows":
+        df["_has_inputs"] = [inputs is not None and len(inputs) > 0 for inputs in df["inputs"]]
     if table in SPLITS:
         df["_disease_codes_valid"] = [all(CODE.match(c or "") for c in (codes if codes is not None else []))
                                       for codes in df["disease_codes"]]
@@ -119,8 +125,16 @@ def _cross_table(frames: dict) -> list[dict]:
         for key in df["patient_key"].dropna():
             families.setdefault(key, set()).add(fam)
     leaked = sum(1 for f in families.values() if len(f) > 1)
-    return [{"table": "all splits", "expectation": "expect_patient_key_in_one_split_family", "column": "patient_key",
-             "success": leaked == 0, "unexpected": leaked, "dimension": "consistency"}]
+    checks = [{"table": "all splits", "expectation": "expect_patient_key_in_one_split_family", "column": "patient_key",
+               "success": leaked == 0, "unexpected": leaked, "dimension": "consistency"}]
+    lineage = frames.get("lineage/rows")
+    if lineage is not None:
+        row_ids = {(split, i) for split, df in frames.items() if split in SPLITS and df is not None for i in df["id"]}
+        traced = set(zip(lineage["split"], lineage["id"]))
+        missing = len(row_ids - traced)
+        checks.append({"table": "all splits", "expectation": "expect_every_row_to_have_lineage", "column": "id",
+                       "success": missing == 0, "unexpected": missing, "dimension": "consistency"})
+    return checks
 
 
 def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = None, canaries=()) -> ValidationResult:
@@ -133,6 +147,7 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
     out = Path(out_dir)
     suites = load_suites(SUITES_DIR, Path(extra_suites_dir) if extra_suites_dir else None)
     frames = {t: read_table(out, t) for t in suites}
+    shift_window = _shift_window(out)
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -151,24 +166,25 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
             checks.append({"table": table, "expectation": "expect_table_to_exist", "column": None, "success": False,
                            "unexpected": 1, "dimension": "completeness"})
             continue
-        df = helper_columns(df, table, canaries)
+        df = helper_columns(df, table, canaries, shift_window=shift_window)
+        gx_name = table.replace("/", "_")
         # GX cannot hash nested values: keep only scalar columns for the suites
         scalar = df[[c for c in df.columns if df[c].map(lambda v: not isinstance(v, (list, dict, bytes)) and
                                                        not hasattr(v, "__array__")).all()]]
-        asset = source.add_dataframe_asset(table)
+        asset = source.add_dataframe_asset(gx_name)
         batch_definition = asset.add_batch_definition_whole_dataframe("all")
         usable = [e for e in exps if "column" not in e["kwargs"] or e["kwargs"]["column"] in scalar.columns]
         for e in exps:
             if e not in usable:
                 checks.append({"table": table, "expectation": e["type"], "column": e["kwargs"]["column"],
                                "success": False, "unexpected": "column missing", "dimension": e.get("meta", {}).get("dimension")})
-        suite = ctx.suites.add(ExpectationSuite(name=f"medcorpus.{table}", expectations=[
+        suite = ctx.suites.add(ExpectationSuite(name=f"medcorpus.{gx_name}", expectations=[
             ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")) for e in usable]))
         # a checkpoint (not a bare batch.validate) so the results also land in GX's Data Docs
         definition = ctx.validation_definitions.add(
-            gx.ValidationDefinition(name=f"medcorpus.{table}.validation", data=batch_definition, suite=suite))
+            gx.ValidationDefinition(name=f"medcorpus.{gx_name}.validation", data=batch_definition, suite=suite))
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-            name=f"medcorpus.{table}.checkpoint", validation_definitions=[definition],
+            name=f"medcorpus.{gx_name}.checkpoint", validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
         run = checkpoint.run(batch_parameters={"dataframe": scalar})
         result = next(iter(run.run_results.values()))
@@ -183,6 +199,15 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
     _copy_data_docs(ctx, out / "quality" / "datadocs")
     _write_reports(out, res)
     return res
+
+
+def _shift_window(out: Path) -> int:
+    """The date-shift window of the policy the corpus was built with (manifest), else the default."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        return int(manifest["deid_policy"]["date_shift_max_days"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return 365
 
 
 def _copy_data_docs(ctx, target: Path) -> None:

@@ -23,6 +23,7 @@ from pipelines.errors import UserError
 from pipelines.sample.export import sample_source_specs
 from pipelines.secret import Secret, resolve_secret
 from pipelines.sources import Source, check_sources, parse_source
+from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS
 from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
 from schemas.tables import SPLITS
@@ -91,6 +92,15 @@ class BuildContext:
         self.matrix_path = config["matrix"]
         self.benchmarks = list(config.get("decontaminate_against") or []) + list(benchmarks)
 
+    def stage_versions(self) -> dict[str, str]:
+        from transforms.terminology import table_versions
+        from transforms.tiering.matrix import load_matrix
+        from transforms.write.lineage import stage_versions
+
+        return stage_versions(medcorpus=__version__, deid_policy=self.deid_policy,
+                              quality_policy=self.quality_policy, matrix_version=load_matrix(self.matrix_path).version,
+                              table_versions=table_versions())
+
 
 def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -> None:
     from transforms.dedup.stage import DropDuplicates
@@ -102,6 +112,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     from transforms.tasks.stage import BuildExamples
     from transforms.terminology.stage import NormalizeTerminology
     from transforms.tiering.stage import TierDocuments
+    from transforms.write.lineage import lineage_row
     from transforms.write.parquet import WriteTable
     from transforms.write.stats import WriteEvents
 
@@ -122,11 +133,17 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
                 tiered["rejected"], examples["rejected"]]
     events = [read["events"], linked["events"], deid["events"], coded["events"], scored["events"], unique["events"],
               tiered["events"], examples["events"], split["events"]]
+    versions = ctx.stage_versions()
+    lineage_rows = []
     for name, schema in SPLITS.items():
         written = split[name] | f"Write_{name}" >> WriteTable(out, name, schema, shards.get(name, 50_000),
                                                                ledger="rows")
         rejected.append(written["rejected"])
         events.append(written["events"])
+        lineage_rows.append(split[name] | f"Lineage_{name}" >> beam.Map(lineage_row, name, versions))
+    (tuple(lineage_rows) | "AllLineage" >> beam.Flatten()
+     | "WriteLineageRows" >> WriteTable(out, "lineage/rows", LINEAGE_ROWS, 200_000))
+    deid["lineage"] | "WriteLineageInputs" >> WriteTable(out, "lineage/inputs", LINEAGE_INPUTS, 500_000)
     review = scored["review"] | "WriteReview" >> WriteTable(out, "review", REVIEW_SCHEMA, 50_000)
     all_rejected = tuple(rejected) | "AllRejected" >> beam.Flatten()
     rej = all_rejected | "WriteRejected" >> WriteTable(out, "rejected", REJECTED_SCHEMA, 50_000)
@@ -193,6 +210,10 @@ def run_build(args, beam_args: list[str]) -> int:
     if args.gate:
         from pipelines.validate_command import validate_dir
 
-        if not validate_dir(args.output, None):
+        if not validate_dir(args.output, None):  # also rewrites the report with the results
             code = 1
+    else:
+        from pipelines.report import write_report
+
+        write_report(args.output)
     return code

@@ -72,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("directory", metavar="DIR")
     v.add_argument("--suites", metavar="DIR", help="extra directory of user expectation suites (JSON)")
 
+    f = sub.add_parser("forget", help="remove patients' rows from a built corpus (splits, review, lineage)",
+                       description="Remove every row of the named patients from a built corpus and update its "
+                                   "manifest, data card, audit log and report.")
+    f.add_argument("directory", metavar="DIR")
+    f.add_argument("--key", action="append", default=[], metavar="PATIENT_KEY",
+                   help="pseudonymous patient_key as written in the corpus (repeatable)")
+    f.add_argument("--patient-id", action="append", default=[], metavar="ID",
+                   help="source patient id (FHIR Patient.id; ext:VALUE for patients known only from notes or "
+                        "images); needs the build's secret (MEDCORPUS_SECRET or --secret-file)")
+    f.add_argument("--source", action="append", default=[], metavar="KIND:PATH[#POSITION]",
+                   help="every patient with data from this input file, as recorded in lineage/inputs")
+    f.add_argument("--secret-file", metavar="FILE")
+
+    r = sub.add_parser("report", help="(re)write DIR/report/index.html from a built corpus")
+    r.add_argument("directory", metavar="DIR")
+
     s = sub.add_parser("sample", help="write the bundled sample inputs to disk",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  medcorpus sample --output ./sample && "
@@ -104,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.validate_command import run_validate
 
             return run_validate(args)
+        if args.command == "forget":
+            from pipelines.forget_command import run_forget
+
+            return run_forget(args)
+        if args.command == "report":
+            from pipelines.report import run_report
+
+            return run_report(args)
         if args.command == "sample":
             from pipelines.sample.export import export_sample
 

@@ -21,6 +21,10 @@ def validate_dir(directory: str, suites: str | None) -> bool:
     for line in result.summary_lines():
         print(line)
     print(f"details: {out / 'quality' / 'index.html'} and {out / 'quality' / 'validation.json'}")
+    if (out / "manifest.json").is_file():
+        from pipelines.report import write_report
+
+        write_report(out)
     return result.success
 
 

@@ -21,8 +21,12 @@ def render() -> str:
     quality = {f.name for f in QUALITY_FIELDS}
     lines = [BEGIN, "", "Columns every split carries:", "", "| column | type | nullable |", "|---|---|---|"]
     lines += [f"| `{f.name}` | `{_type(f.type)}` | {'yes' if f.nullable else 'no'} |" for f in COMMON_FIELDS]
-    lines += ["", "Quality-signal columns (pretraining): " + ", ".join(f"`{f.name}`" for f in QUALITY_FIELDS) + ".", ""]
+    lines += ["", "Quality-signal columns (all four splits): " + ", ".join(f"`{f.name}`" for f in QUALITY_FIELDS) + ".", ""]
     for name, schema in TABLES.items():
+        if name.startswith("lineage/") and name == next(n for n in TABLES if n.startswith("lineage/")):
+            lines += ["**lineage/** is RESTRICTED: it maps every output row back to its input files and "
+                      "positions (no PHI, but it re-links pseudonyms to sources). Keep it with the privacy "
+                      "office, not with the corpus.", ""]
         own = [f for f in schema if f.name not in common and f.name not in quality]
         lines += [f"**{name}/** — " + ("all common columns plus:" if any(f.name in common for f in schema) else "columns:"),
                   "", "| column | type | nullable |", "|---|---|---|"]

@@ -28,7 +28,9 @@ COMMON_FIELDS: list[pa.Field] = [
     pa.field("dedup_cluster", pa.string()),
 ]
 
-#: Per-record quality signals, written as columns so users can re-filter without recomputing.
+#: Per-record quality signals, written as columns on every row of all four splits so users can
+#: re-filter without recomputing. On task examples the text signals describe the example's text
+#: (all turns), the record signals the patient record it was built from.
 QUALITY_FIELDS: list[pa.Field] = [
     pa.field("q_chars", pa.int64()),
     pa.field("q_tokens", pa.int64()),
@@ -66,7 +68,8 @@ SFT = pa.schema(
     + [
         pa.field("messages", pa.list_(MESSAGE), nullable=False),
         pa.field("images", pa.list_(IMAGE), nullable=False),
-    ],
+    ]
+    + QUALITY_FIELDS,
     metadata={"medcorpus.table": "sft", "medcorpus.schema_version": "1"},
 )
 
@@ -78,7 +81,8 @@ PREFERENCE = pa.schema(
         pa.field("rejected", pa.string(), nullable=False),
         pa.field("corruption", pa.string()),  # kind of recorded corruption; null for imported pairs
         pa.field("images", pa.list_(IMAGE), nullable=False),
-    ],
+    ]
+    + QUALITY_FIELDS,
     metadata={"medcorpus.table": "preference", "medcorpus.schema_version": "1"},
 )
 
@@ -88,7 +92,8 @@ EVALUATION = pa.schema(
         pa.field("messages", pa.list_(MESSAGE), nullable=False),  # prompt turns; last is the reference answer
         pa.field("reference", pa.string()),
         pa.field("images", pa.list_(IMAGE), nullable=False),
-    ],
+    ]
+    + QUALITY_FIELDS,
     metadata={"medcorpus.table": "evaluation", "medcorpus.schema_version": "1"},
 )
 
@@ -109,10 +114,38 @@ REVIEW = pa.schema(
         pa.field("id", pa.string(), nullable=False),
         pa.field("split", pa.string()),
         pa.field("reason", pa.string(), nullable=False),
+        pa.field("patient_key", pa.string()),  # so `medcorpus forget` reaches the review queue too
         pa.field("text", pa.string()),  # de-identified text for the reviewer
         pa.field("decision", pa.string()),  # filled by the reviewer: keep | drop
     ],
     metadata={"medcorpus.table": "review", "medcorpus.schema_version": "1"},
+)
+
+#: RESTRICTED (it maps outputs back to inputs): one row per output row of the four splits.
+LINEAGE_ROWS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),  # the output row's id
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("patient_key", pa.string()),
+        # inputs as "<kind>:<path relative to its source root>#<position>"; "patient:<key>" stands for
+        # every input unit of that patient (see lineage/inputs)
+        pa.field("inputs", pa.list_(pa.string()), nullable=False),
+        pa.field("stages", pa.list_(pa.string()), nullable=False),  # "stage@version", in order
+    ],
+    metadata={"medcorpus.table": "lineage/rows", "medcorpus.schema_version": "1"},
+)
+
+#: RESTRICTED: one row per input unit (FHIR resource, text document, DICOM instance) written by the
+#: de-identification stage, with its patient's pseudonym and date shift.
+LINEAGE_INPUTS = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("position", pa.string(), nullable=False),
+        pa.field("source_kind", pa.string(), nullable=False),
+        pa.field("patient_key", pa.string()),  # null for documents without a patient
+        pa.field("date_shift_days", pa.int32()),  # the patient's shift (policy window); null without a patient
+    ],
+    metadata={"medcorpus.table": "lineage/inputs", "medcorpus.schema_version": "1"},
 )
 
 SPLITS: dict[str, pa.Schema] = {
@@ -121,7 +154,8 @@ SPLITS: dict[str, pa.Schema] = {
     "preference": PREFERENCE,
     "evaluation": EVALUATION,
 }
-TABLES: dict[str, pa.Schema] = {**SPLITS, "rejected": REJECTED, "review": REVIEW}
+LINEAGE: dict[str, pa.Schema] = {"lineage/rows": LINEAGE_ROWS, "lineage/inputs": LINEAGE_INPUTS}
+TABLES: dict[str, pa.Schema] = {**SPLITS, "rejected": REJECTED, "review": REVIEW, **LINEAGE}
 
 
 def empty_row(schema: pa.Schema) -> dict:

@@ -170,3 +170,171 @@ def test_data_card_and_audit_log_are_written_without_the_secret(corpus):
     for text in (card, json.dumps(audit)):
         assert DEMO_SECRET.decode() not in text
     assert not (out / "_stats").exists()
+
+
+def test_every_row_of_every_split_carries_quality_signals(corpus):
+    out, _ = corpus
+    inputs = read_table(out, "lineage/inputs").to_pylist()
+    with_fhir = {i["patient_key"] for i in inputs if i["source_kind"] == "fhir"}
+    for split in SPLITS:
+        table = read_table(out, split)
+        assert table.column("q_chars").null_count == 0, split
+        assert table.column("q_alpha_share").null_count == 0, split
+        # rows of patients with a FHIR record carry its record signals (completeness, validity, timeliness)
+        rows = [r for r in table.select(["patient_key", "q_record_completeness", "q_invalid_units"]).to_pylist()
+                if r["patient_key"] in with_fhir]
+        assert rows and all(r["q_record_completeness"] is not None and r["q_invalid_units"] is not None
+                            for r in rows), split
+
+
+def _lineage(out):
+    return read_table(out, "lineage/rows").to_pylist(), read_table(out, "lineage/inputs").to_pylist()
+
+
+def test_lineage_traces_every_output_row_to_its_inputs(corpus):
+    out, manifest = corpus
+    rows, inputs = _lineage(out)
+    by_id = {(r["split"], r["id"]): r for r in rows}
+    assert len(by_id) == len(rows)
+    for split in SPLITS:
+        ids = read_table(out, split).column("id").to_pylist()
+        assert {(split, i) for i in ids} <= set(by_id), split
+    assert len(rows) == sum(manifest["counts"]["by_split"].values())
+    # one lineage/inputs row per input unit written by de-identification, each from a hashed input file
+    assert len(inputs) == manifest["reconciliation"]["units"]["written"]
+    audited = {i["source"] for i in json.loads((out / "audit.json").read_text())["inputs"]}
+    units = {f"{i['source']}#{i['position']}" for i in inputs}
+    assert {i["source"] for i in inputs} <= audited
+    keys = {i["patient_key"] for i in inputs if i["patient_key"]}
+    for r in rows:
+        assert r["inputs"] and r["stages"][0].startswith("read@") and r["stages"][-1].startswith("write@")
+        for ref in r["inputs"]:
+            if ref.startswith("patient:"):
+                assert ref[len("patient:"):] in keys
+            elif not ref.startswith("labels:"):
+                assert ref in units, ref
+    policy = manifest["deid_policy"]
+    assert all(f"deid@{policy['id']}/{policy['version']}" in r["stages"] for r in rows)
+    # FHIR notes point at the exact resource, DICOM images at every instance of their series
+    pre = {r["id"]: r for r in rows if r["split"] == "pretraining"}
+    kinds = dict(zip(*(read_table(out, "pretraining").column(c).to_pylist() for c in ("id", "source_kind"))))
+    assert any(k == "fhir" and pre[i]["inputs"][0].split("#")[1].startswith("entry") for i, k in kinds.items())
+    assert any(k == "dicom" and pre[i]["inputs"][0].startswith("dicom:") for i, k in kinds.items())
+    window = policy["date_shift_max_days"]
+    assert all(0 < abs(i["date_shift_days"]) <= window for i in inputs if i["patient_key"])
+
+
+def test_forget_removes_a_patient_everywhere_and_updates_the_manifest(corpus, tmp_path):
+    import hashlib
+    import shutil
+
+    from pipelines.cli import main
+
+    src, _ = corpus
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    rows, inputs = _lineage(out)
+    counts = {}
+    for r in rows:
+        if r["patient_key"]:
+            counts.setdefault(r["patient_key"], set()).add(r["split"])
+    key = next(k for k, s in sorted(counts.items()) if {"pretraining", "sft"} <= s)
+    before = {t: read_table(out, t).num_rows for t in list(SPLITS) + ["lineage/rows", "lineage/inputs"]}
+    assert main(["forget", str(out), "--key", key]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    removed = manifest["forgotten"][-1]["rows_removed"]
+    for table, n in before.items():
+        t = read_table(out, table)
+        assert key not in t.column("patient_key").to_pylist(), table
+        assert t.num_rows == n - removed.get(table, 0), table
+    assert removed["pretraining"] > 0 and removed["sft"] > 0 and removed["lineage/inputs"] > 0
+    for split in SPLITS:
+        assert manifest["counts"]["by_split"][split] == read_table(out, split).num_rows
+    for shards in manifest["shards"].values():
+        for s in shards:
+            assert hashlib.sha256((out / s["path"]).read_bytes()).hexdigest() == s["sha256"], s["path"]
+    audit = (out / "audit.json").read_text()
+    assert key not in audit and hashlib.sha256(key.encode()).hexdigest()[:12] in audit
+    assert key not in (out / "report" / "index.html").read_text(encoding="utf-8")
+    # by source file: every patient with data from that file; by source id with the build's secret
+    other = next(i for i in sorted(inputs, key=lambda i: i["source"]) if i["patient_key"] not in (None, key)
+                 and i["source"].startswith("fhir:synthea/"))
+    assert main(["forget", str(out), "--source", other["source"]]) == 0
+    assert other["patient_key"] not in read_table(out, "lineage/inputs").column("patient_key").to_pylist()
+    patient_id = other["source"].rsplit("/", 1)[-1].split(".")[0]  # Synthea names bundles by Patient.id
+    assert main(["forget", str(out), "--patient-id", patient_id]) == 0
+    last = json.loads((out / "manifest.json").read_text())["forgotten"][-1]
+    assert last["key_fingerprints"] == [hashlib.sha256(other["patient_key"].encode()).hexdigest()[:12]]
+    assert main(["forget", str(out), "--source", "fhir:no-such-file.json"]) == 2
+
+
+def test_report_is_self_contained_and_holds_no_phi(corpus):
+    from pipelines.sample.export import SAMPLE_DIR
+
+    out, manifest = corpus
+    import re
+
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    # plotly.js is inlined once (its own code mentions map-tile URLs it never fetches for these charts)
+    assert page.count("<script>") >= 1 and "<script src" not in page
+    ours = re.sub(r"<script>.*?</script>", "", page, count=1, flags=re.S)
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", ours)
+    for section in ("Disease × scenario matrix", "Quality-signal distributions", "Rejected by reason",
+                    "entities replaced", "Language mix", "Terminology coverage", "Expectation suites",
+                    "de-identified images"):
+        assert section in page, section
+    assert page.count("data:image/png;base64,") >= 1
+    assert f"{manifest['counts']['by_split']['pretraining']}" in page
+    # the sample patients' real names and birth dates never reach the report
+    names = set()
+    for bundle in (SAMPLE_DIR / "fhir" / "synthea").glob("*.json*"):
+        import gzip
+
+        raw = gzip.open(bundle).read() if bundle.suffix == ".gz" else bundle.read_bytes()
+        for e in json.loads(raw)["entry"]:
+            res = e["resource"]
+            if res["resourceType"] == "Patient":
+                names |= {n["family"] for n in res.get("name", [])} | {res["birthDate"]}
+    assert len(names) > 5 and not [n for n in names if n in page]
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--virtual-time-budget=15000"]
+
+
+def _chromium():
+    import os
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("MEDCORPUS_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (MEDCORPUS_REQUIRE_BROWSER is set) but not installed")
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    return exe
+
+
+def test_report_renders_in_headless_chromium(corpus, tmp_path):
+    """A real browser draws every chart (plotly's SVG in the DOM) and a screenshot of the page."""
+    import subprocess
+
+    from PIL import Image, ImageStat
+
+    exe = _chromium()
+    out, _ = corpus
+    url = (out / "report" / "index.html").resolve().as_uri()
+    common = CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([exe, *common, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    charts = page.count('class="plotly-graph-div"')
+    assert charts >= 10
+    assert dom.count('class="main-svg"') >= charts  # every chart was drawn by plotly.js
+    assert "heatmaplayer" in dom or "hm" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([exe, *common, "--window-size=1280,3000", f"--screenshot={shot}", url],
+                   capture_output=True, timeout=180, check=True)
+    img = Image.open(shot).convert("L")
+    assert img.size == (1280, 3000)
+    assert ImageStat.Stat(img).stddev[0] > 20  # not a blank page
+    print(f"report screenshot: {shot}")

@@ -38,3 +38,14 @@ def test_planted_canaries_are_not_in_any_output(tmp_path, monkeypatch):
                         carried += "takes lisinopril 10 mg daily" in value
                         hits += len(scan_text(value, canaries=CANARIES + ["Quackenbush"]))
     assert texts > 50 and carried >= 1 and hits == 0
+    # nor anywhere else in the output: lineage, rejected, review, manifest, audit, data card, report
+    others = 0
+    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        if f.suffix == ".parquet":
+            blob = json.dumps(pq.read_table(f).to_pylist(), default=lambda b: "", ensure_ascii=False)
+        else:
+            blob = f.read_text(encoding="utf-8", errors="replace")
+        others += 1
+        for canary in CANARIES + ["Quackenbush", "PT-CANARY"]:
+            assert canary not in blob, f"{canary!r} leaked into {f.relative_to(out)}"
+    assert (out / "report" / "index.html").is_file() and (out / "lineage" / "rows").is_dir() and others > 10

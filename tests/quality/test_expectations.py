@@ -79,3 +79,19 @@ def test_validate_cli_exits_1_on_failure_and_0_on_success(corpus, tmp_path):
     out = _copy(corpus, tmp_path)
     _rewrite(out, "sft", lambda rows: rows[0].update(messages=[{"role": "user", "content": "x"}]))
     assert main(["validate", str(out)]) == 1
+
+
+def test_a_date_shift_outside_the_policy_window_fails_timeliness(corpus, tmp_path):
+    out = _copy(corpus, tmp_path)
+    _rewrite(out, "lineage/inputs", lambda rows: next(r for r in rows if r["patient_key"]).update(date_shift_days=400))
+    assert ("lineage/inputs", "expect_column_values_to_be_in_set", "_date_shift_in_window") in _failures(
+        validate_corpus(out))
+    _rewrite(out, "lineage/inputs", lambda rows: [r.update(date_shift_days=0) for r in rows if r["patient_key"]])
+    assert ("lineage/inputs", "expect_column_values_to_be_in_set", "_date_shift_in_window") in _failures(
+        validate_corpus(out))
+
+
+def test_a_row_without_lineage_fails_consistency(corpus, tmp_path):
+    out = _copy(corpus, tmp_path)
+    _rewrite(out, "lineage/rows", lambda rows: rows.pop(0))
+    assert ("all splits", "expect_every_row_to_have_lineage", "id") in _failures(validate_corpus(out))

@@ -195,11 +195,16 @@ class DeidentifyRecord(_TextDeidFn):
             else:
                 entity_counts.update({f"fhir:{k}": v for k, v in counts.items()})
                 yield event("units", STAGE, OUT, "", "fhir", n)
+                for u in record["resources"]:
+                    yield _lineage_input(u, pk, shift)
         # map raw encounter references to their pseudonymous form, for report linking
         enc_pseudo = {}
         for raw_enc in set(study_encounters.values()):
             ref_id = raw_enc.rsplit("/", 1)[-1].replace("urn:uuid:", "")
             enc_pseudo[raw_enc] = resource_pseudonym(secret, "Encounter", ref_id)
+        unit_of = {(u["resource"].get("resourceType"), resource_pseudonym(
+            secret, u["resource"].get("resourceType") or "Resource", str(u["resource"].get("id", "")))): input_ref(u)
+            for u in record["resources"] if u["resource"].get("id") is not None}
         notes_by_encounter: dict[str, list[dict]] = defaultdict(list)
         for res in resources:
             for i, note in enumerate(extract_notes(res)):
@@ -217,6 +222,7 @@ class DeidentifyRecord(_TextDeidFn):
                     "date": (note.get("date") or None),
                     "resource_type": res.get("resourceType"),
                     "encounter": _encounter_of(res),
+                    "inputs": [ref for ref in [unit_of.get((res.get("resourceType"), str(res.get("id", ""))))] if ref],
                 }
                 documents.append(doc)
                 enc = _encounter_of(res)
@@ -237,11 +243,13 @@ class DeidentifyRecord(_TextDeidFn):
                 continue
             entity_counts.update({f"text:{k}": v for k, v in counts.items()})
             yield event("units", STAGE, OUT, "", "text")
+            yield _lineage_input(u, pk, shift)
             documents.append({
                 "doc_id": doc_id_for(secret, pk, u.get("source", ""), u.get("position", ""), str(u.get("doc_id", ""))),
                 "patient_key": pk, "text": text, "language": lang,
                 "doc_type": u.get("doc_type") or "clinical_note", "source_kind": "text", "modality": "text",
                 "date": _shift_iso_date(u.get("date"), shift),
+                "inputs": [input_ref(u)],
             })
 
         # ---- DICOM -----------------------------------------------------------------------
@@ -255,7 +263,7 @@ class DeidentifyRecord(_TextDeidFn):
                 documents.append({
                     "doc_id": img["image_id"], "patient_key": pk, "text": img["caption"],
                     "language": "en", "doc_type": "image_caption", "source_kind": "dicom", "modality": "image",
-                    "date": img.get("study_date"), "image": img["image"],
+                    "date": img.get("study_date"), "image": img["image"], "inputs": img["inputs"],
                 })
 
         for kind, n in sorted(entity_counts.items()):
@@ -317,6 +325,7 @@ class DeidentifyRecord(_TextDeidFn):
                 out_events.append(event("images", STAGE, "quarantined", reason, "dicom"))
                 continue
             out_events.append(event("units", STAGE, OUT, "", "dicom"))
+            out_events.append(_lineage_input(u, pk, shift))
             dds = result.dataset
             series[str(getattr(dds, "SeriesInstanceUID", ""))].append((u, dds))
         images = []
@@ -364,8 +373,20 @@ class DeidentifyRecord(_TextDeidFn):
                 "study_date": f"{study_date[:4]}-{study_date[4:6]}-{study_date[6:8]}" if len(study_date) >= 8 else None,
                 "image": {"bytes": png, "path": f"{instance_key if self.render_mode == 'instance' else series_key}.png"},
                 "report_text": report,
+                "inputs": sorted(input_ref(m) for m, _ in series.get(series_uid, [])),
             })
         return images, out_events
+
+
+def input_ref(u: dict) -> str:
+    """Where an input unit came from: ``<kind>:<relative path>#<position>`` (never its content)."""
+    return f"{u.get('source', '')}#{u.get('position', '')}"
+
+
+def _lineage_input(u: dict, pk: str | None, shift: int | None):
+    return pvalue.TaggedOutput("lineage", {"source": u.get("source", ""), "position": u.get("position", ""),
+                                           "source_kind": u.get("kind", ""), "patient_key": pk,
+                                           "date_shift_days": shift})
 
 
 def _shift_iso_date(value, shift: int):
@@ -395,6 +416,7 @@ class DeidentifyStandalone(_TextDeidFn):
                                                              "text de-identification failed; details withheld"))
             return
         yield event("units", STAGE, OUT, "", "text")
+        yield _lineage_input(u, None, None)
         for kind, n in sorted(counts.items()):
             yield event("deid_entities", STAGE, "count", f"text:{kind}", "text", n)
         yield event("documents", STAGE, OUT, "", "text")
@@ -403,12 +425,13 @@ class DeidentifyStandalone(_TextDeidFn):
                                  str(u.get("doc_id", ""))),
             "patient_key": None, "text": text, "language": lang,
             "doc_type": u.get("doc_type") or "document", "source_kind": "text", "modality": "text",
-            "date": (str(u.get("date"))[:10] if u.get("date") else None),
+            "date": (str(u.get("date"))[:10] if u.get("date") else None), "inputs": [input_ref(u)],
         }
 
 
 class Deidentify(beam.PTransform):
-    """(raw records, standalone text units) -> {"records", "documents" (standalone), "rejected", "events"}."""
+    """(raw records, standalone text units) -> {"records", "documents" (standalone), "rejected", "events",
+    "lineage" (one row per input unit that reached a patient record)}."""
 
     def __init__(self, ctx):
         super().__init__()
@@ -420,9 +443,12 @@ class Deidentify(beam.PTransform):
         records, standalone = pcolls
         res = records | "DeidPatients" >> beam.ParDo(
             DeidentifyRecord(self.secret, self.policy, self.render)).with_outputs(
-            REJECTED, EVENTS, main="records")
+            REJECTED, EVENTS, "lineage", main="records")
         alone = standalone | "DeidStandalone" >> beam.ParDo(
-            DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, main="documents")
+            DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, "lineage",
+                                                                         main="documents")
         rejected = (res[REJECTED], alone[REJECTED]) | "DeidRejected" >> beam.Flatten()
         events = (res[EVENTS], alone[EVENTS]) | "DeidEvents" >> beam.Flatten()
-        return {"records": res.records, "documents": alone.documents, "rejected": rejected, "events": events}
+        lineage = (res.lineage, alone.lineage) | "DeidLineage" >> beam.Flatten()
+        return {"records": res.records, "documents": alone.documents, "rejected": rejected, "events": events,
+                "lineage": lineage}

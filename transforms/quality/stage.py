@@ -49,6 +49,7 @@ class ScoreDocument(Operator):
         if review:
             side.append(pvalue.TaggedOutput("review", {
                 "id": doc["doc_id"], "split": None, "reason": reason or "uncertain", "text": doc["text"],
+                "patient_key": doc.get("patient_key"),
                 "decision": None}))
         if not keep:
             raise Filter(reason or "quality", side_outputs=side)

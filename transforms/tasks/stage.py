@@ -40,7 +40,7 @@ class BuildForRecord(Operator):
 
         outs = []
         for ex in build_examples_for_record(record, self.matrix):
-            outs.append(ex)
+            outs.append(with_signals(ex, record.get("record_signals")))
             outs.append(event_out(ex))
         # the patient's stratum for stratified splits: main disease and the source kinds it has
         diseases = classify(record.get("disease_codes") or [], self.matrix)["disease_ids"]
@@ -49,6 +49,17 @@ class BuildForRecord(Operator):
         outs.append(beam.pvalue.TaggedOutput("strata", (record["patient_key"], {
             "disease": diseases[0] if diseases else "none", "source": "+".join(kinds) or "none"})))
         return outs
+
+
+def with_signals(ex: dict, record_signals: dict | None) -> dict:
+    """Quality signals of an example: text signals of all its turns, record signals of its patient."""
+    from transforms.quality.signals import text_signals
+    from transforms.write.rows import example_text
+
+    ex["quality"] = text_signals(example_text(ex), ex.get("language") or "en", "qa")
+    if record_signals:
+        ex["record_signals"] = dict(record_signals)
+    return ex
 
 
 def event_out(ex: dict):
@@ -89,11 +100,12 @@ class ReadLabels(beam.DoFn):
                 yield event("labels", "tasks", "rejected", "invalid_label", "labels")
                 continue
             for ex in examples:
+                ex["inputs"] = [f"labels:{name}#line {n}"]
                 ex.setdefault("sets", ["sft", "preference", "evaluation"])
                 ex.setdefault("disease_ids", [])
                 ex.setdefault("scenario_ids", [])
                 yield event("examples", "tasks", OUT, ex["task_id"], ex["set"])
-                yield ex
+                yield with_signals(ex, None)
 
 
 class BuildExamples(beam.PTransform):

@@ -28,8 +28,12 @@ def _common(item: dict, *, row_id: str, tier: str, annotation_level: str) -> dic
 def pretraining_row(doc: dict) -> dict:
     row = _common(doc, row_id=doc["doc_id"], tier=doc.get("tier") or "general", annotation_level="none")
     row.update({"text": doc["text"], "doc_type": doc.get("doc_type"), "date": doc.get("date"),
-                "image": doc.get("image")})
-    signals = {**(doc.get("quality") or {}), **(doc.get("record_signals") or {})}
+                "image": doc.get("image"), "_inputs": list(doc.get("inputs") or [])})
+    return _with_signals(row, doc)
+
+
+def _with_signals(row: dict, item: dict) -> dict:
+    signals = {**(item.get("quality") or {}), **(item.get("record_signals") or {})}
     for column, name in QUALITY_COLUMNS.items():
         value = signals.get(name)
         if value is not None:
@@ -40,6 +44,8 @@ def pretraining_row(doc: dict) -> dict:
 def example_row(ex: dict, split: str) -> dict:
     row = _common(ex, row_id=ex["example_id"], tier="task", annotation_level=ex.get("annotation_level") or "weak")
     row["images"] = list(ex.get("images") or [])
+    pk = ex.get("patient_key")
+    row["_inputs"] = list(ex.get("inputs") or (["patient:" + pk] if pk else []))
     if split in ("sft", "evaluation"):
         row["messages"] = [{"role": m["role"], "content": m["content"]} for m in ex.get("messages") or []]
     if split == "evaluation":
@@ -50,7 +56,7 @@ def example_row(ex: dict, split: str) -> dict:
     if split == "preference":
         row.update({"prompt": ex["prompt"], "chosen": ex["chosen"], "rejected": ex["rejected"],
                     "corruption": ex.get("corruption")})
-    return row
+    return _with_signals(row, ex)
 
 
 def example_text(ex: dict) -> str:
