@@ -22,7 +22,7 @@ from pipelines.config import config_hash, load_config, load_section_file
 from pipelines.errors import UserError
 from pipelines.sample.export import sample_source_specs
 from pipelines.secret import Secret, resolve_secret
-from pipelines.sources import Source, check_sources, parse_source
+from pipelines.sources import Source, check_sources, input_fingerprint, parse_source
 from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS
 from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
@@ -70,6 +70,42 @@ def prepare_output(output: str, overwrite: bool) -> None:
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+def reusable_build(output: str, *, fingerprint: str, config_hash: str, secret: Secret) -> dict | None:
+    """The previous manifest when that build is complete and nothing it depends on has changed."""
+    if "://" in output:
+        return None
+    path = Path(output) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = (previous.get("input_fingerprint") == fingerprint and previous.get("config_hash") == config_hash
+            and previous.get("secret_fingerprint") == secret.fingerprint
+            and previous.get("medcorpus_version") == __version__ and not previous.get("forgotten"))
+    if not same:
+        return None
+    import hashlib
+
+    for shards in previous.get("shards", {}).values():  # every shard still there and intact
+        for s in shards:
+            f = Path(output) / s["path"]
+            if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != s["sha256"]:
+                return None
+    return previous
+
+
+def record_reuse(output: str, previous: dict) -> None:
+    import datetime as dt
+
+    previous.setdefault("reused", []).append({
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "shards": sum(len(s) for s in previous["shards"].values()),
+        "reason": "inputs (paths, sizes, mtimes), config hash, secret fingerprint and medcorpus version unchanged"})
+    (Path(output) / "manifest.json").write_text(json.dumps(previous, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def resolve_inputs(args) -> tuple[list[Source], bool]:
@@ -177,7 +213,22 @@ def run_build(args, beam_args: list[str]) -> int:
     load_matrix(config["matrix"])  # validate the matrix and the user's map tables before any data is read
     for table in config["terminology"]["maps"]:
         load_map_table(Path(table))
-    prepare_output(args.output, args.overwrite)
+    fingerprint = input_fingerprint(sources)
+    chash = config_hash(config, {"benchmarks": ctx.benchmarks})
+    if getattr(args, "skip_unchanged", False):
+        previous = reusable_build(args.output, fingerprint=fingerprint, config_hash=chash, secret=secret)
+        if previous is not None:
+            print(f"medcorpus: inputs, config, secret and version unchanged since run {previous['run_id']}: "
+                  f"reusing {sum(len(s) for s in previous['shards'].values())} shards in {args.output}",
+                  file=sys.stderr)
+            record_reuse(args.output, previous)
+            code = 0 if previous["reconciliation"]["ok"] else 1
+            if args.gate:
+                from pipelines.validate_command import validate_dir
+
+                code = code if validate_dir(args.output, None) else 1
+            return code
+    prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False))
 
     run_id = uuid.uuid4().hex[:12]
     started = time.time()
@@ -190,7 +241,7 @@ def run_build(args, beam_args: list[str]) -> int:
     finished = time.time()
     manifest = finish_manifest(
         args.output, run_id=run_id, version=__version__, config=config,
-        config_hash=config_hash(config, {"benchmarks": ctx.benchmarks}), secret=secret,
+        config_hash=chash, secret=secret, input_fingerprint=fingerprint,
         runner=opts.view_as(StandardOptions).runner, sources=sources, started=started, finished=finished,
         deid_policy=ctx.deid_policy)
     from pipelines.datacard import write_audit_log, write_data_card

@@ -166,6 +166,7 @@ def matrix_fill(out_dir: str, matrix_path: str) -> dict:
 
 
 def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, config_hash: str, secret,
+                    input_fingerprint: str = "",
                     runner: str, sources, started: float, finished: float, deid_policy: dict) -> dict:
     events = load_events(out_dir)
     ledgers = ledger_tables(events)
@@ -191,6 +192,7 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
         "demo": secret.demo,
         "secret_fingerprint": secret.fingerprint,
         "config_hash": config_hash,
+        "input_fingerprint": input_fingerprint,
         "deid_policy": {"id": deid_policy.get("policy_id"), "version": deid_policy.get("version"),
                         "date_shift_max_days": int((deid_policy.get("date_shift") or {}).get("max_days", 365))},
         "table_versions": table_versions(),

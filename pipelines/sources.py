@@ -65,3 +65,22 @@ def check_sources(sources: list[Source]) -> None:
             raise UserError(f"cannot list source {src.kind}:{src.pattern}") from None
         if not result.metadata_list:
             raise UserError(f"no readable inputs in source {src.kind}:{src.pattern}")
+
+
+def input_fingerprint(sources: list[Source]) -> str:
+    """A hash of every input file's relative path, size and modification time (listing only, no reads).
+
+    The same test make and rsync use: an unchanged fingerprint means no input was added, removed,
+    resized or touched since the run that recorded it.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for src in sorted(sources, key=lambda s: (s.kind, s.pattern)):
+        metas = FileSystems.match([src.pattern])[0].metadata_list
+        h.update(f"{src.kind}\x1f{src.pattern}\x1e".encode())
+        for meta in sorted(metas, key=lambda m: m.path):
+            rel = meta.path[len(src.root):] if meta.path.startswith(src.root) else meta.path
+            stamp = getattr(meta, "last_updated_in_seconds", 0) or 0
+            h.update(f"{rel}\x1f{meta.size_in_bytes}\x1f{stamp:.6f}\x1e".encode())
+    return h.hexdigest()

@@ -1,0 +1,42 @@
+"""`build --skip-unchanged` reuses a complete build of the same inputs, config, secret and version."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from pipelines.cli import main
+from pipelines.sample.export import SAMPLE_DIR
+
+
+def _build(src, out, *extra):
+    return main(["build", "--source", f"text:{src}", "--output", str(out), "--skip-unchanged",
+                 "--direct_running_mode", "in_memory", *extra])
+
+
+def test_unchanged_inputs_are_reused_and_a_changed_input_rebuilds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDCORPUS_SECRET", "skip-unchanged-test-secret-0123")
+    src = tmp_path / "text"
+    shutil.copytree(SAMPLE_DIR / "text" / "guidelines", src)
+    out = tmp_path / "out"
+    assert _build(src, out) == 0
+    first = json.loads((out / "manifest.json").read_text())
+    shard = out / first["shards"]["pretraining"][0]["path"]
+    stamp = shard.stat().st_mtime_ns
+    capsys.readouterr()
+
+    assert _build(src, out) == 0
+    assert "reusing" in capsys.readouterr().err
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["run_id"] == first["run_id"] and len(again["reused"]) == 1
+    assert shard.stat().st_mtime_ns == stamp  # nothing was rewritten
+
+    victim = sorted(p for p in src.rglob("*") if p.is_file())[0]  # touch one input: content may be equal
+    os.utime(victim, (victim.stat().st_atime + 10, victim.stat().st_mtime + 10))
+    assert _build(src, out) == 0
+    rebuilt = json.loads((out / "manifest.json").read_text())
+    assert rebuilt["run_id"] != first["run_id"] and "reused" not in rebuilt
+
+    monkeypatch.setenv("MEDCORPUS_SECRET", "another-secret-for-the-same-input-0")
+    assert _build(src, out) == 0  # a different secret changes every pseudonym: rebuild
+    assert json.loads((out / "manifest.json").read_text())["run_id"] != rebuilt["run_id"]
