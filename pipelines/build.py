@@ -30,7 +30,7 @@ from schemas.tables import SPLITS
 
 #: What an output directory may contain; --overwrite removes only these.
 OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
-                                  "manifest.json", "DATA_CARD.md", "audit.json", "deid_summary.json")
+                                  "manifest.json", "DATA_CARD.md", "audit.json", "deid_summary.json", "cache")
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -53,7 +53,7 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return opts
 
 
-def prepare_output(output: str, overwrite: bool) -> None:
+def prepare_output(output: str, overwrite: bool, keep: tuple[str, ...] = ()) -> None:
     if "://" in output:
         return  # object stores: shards are written with deterministic names
     out = Path(output)
@@ -67,6 +67,8 @@ def prepare_output(output: str, overwrite: bool) -> None:
         if foreign and overwrite:
             raise UserError(f"refusing to overwrite {output}: it holds files medcorpus did not write ({foreign[0]} ...)")
         for name in present:
+            if name in keep:
+                continue
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -127,6 +129,7 @@ class BuildContext:
         self.quality_policy = load_section_file(config, "quality")
         self.matrix_path = config["matrix"]
         self.benchmarks = list(config.get("decontaminate_against") or []) + list(benchmarks)
+        self.cache_dir = None  # set by --incremental: per-patient de-identification cache
 
     def stage_versions(self) -> dict[str, str]:
         from transforms.terminology import table_versions
@@ -215,7 +218,8 @@ def run_build(args, beam_args: list[str]) -> int:
         load_map_table(Path(table))
     fingerprint = input_fingerprint(sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks})
-    if getattr(args, "skip_unchanged", False):
+    incremental = getattr(args, "incremental", False)
+    if getattr(args, "skip_unchanged", False) or incremental:
         previous = reusable_build(args.output, fingerprint=fingerprint, config_hash=chash, secret=secret)
         if previous is not None:
             print(f"medcorpus: inputs, config, secret and version unchanged since run {previous['run_id']}: "
@@ -228,7 +232,11 @@ def run_build(args, beam_args: list[str]) -> int:
 
                 code = code if validate_dir(args.output, None) else 1
             return code
-    prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False))
+    prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False) or incremental,
+                   keep=("cache",) if incremental else ())
+    if incremental:
+        ctx.cache_dir = (FileSystems.join(args.output, "cache") if "://" in args.output
+                         else str(Path(args.output).resolve() / "cache"))
 
     run_id = uuid.uuid4().hex[:12]
     started = time.time()

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-unchanged", action="store_true",
                    help="if DIR holds a complete build of the same inputs (paths, sizes, mtimes), config, secret and "
                         "medcorpus version, reuse it instead of rebuilding; otherwise rebuild (implies --overwrite)")
+    b.add_argument("--incremental", action="store_true",
+                   help="keep a per-patient cache in DIR/cache: re-running de-identifies only patients whose inputs "
+                        "changed, and a killed run resumes where it stopped (implies --skip-unchanged)")
     b.add_argument("--gate", action="store_true", help="run the expectation suites at the end; fail the run on failure")
     b.add_argument("--benchmark", action="append", default=[], metavar="FILE",
                    help="JSONL benchmark (question/options/answer) to decontaminate against; repeatable")

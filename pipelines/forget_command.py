@@ -124,6 +124,8 @@ def forget(out: Path, keys: set[str]) -> dict:
     write_data_card(str(out), manifest)
     if (out / "quality").exists():  # GX results may quote values of the removed rows
         shutil.rmtree(out / "quality")
+    if (out / "cache").exists():  # the incremental cache holds the patients' de-identified records
+        shutil.rmtree(out / "cache")
     from pipelines.report import write_report
 
     write_report(out)

@@ -216,6 +216,10 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
             "images": _stat_block(ledgers, "images"),
         },
         "terminology": _stat_block(ledgers, "terminology"),
+        "incremental": {
+            "patients_reused": ((ledgers.get("cache") or {}).get("deid") or {}).get("other", {}).get("hit", 0),
+            "patients_rebuilt": ((ledgers.get("cache") or {}).get("deid") or {}).get("other", {}).get("miss", 0),
+        } if ledgers.get("cache") else None,
         "decontamination": _stat_block(ledgers, "decontamination"),
         "leakage": {"problems": sorted(_stat_block(ledgers, "leakage"))},
         "matrix": matrix_fill(out_dir, config["matrix"]),

@@ -119,7 +119,24 @@ class _TextDeidFn(beam.DoFn):
 
 
 class DeidentifyRecord(_TextDeidFn):
-    """Raw patient record -> de-identified record (main) + documents + rejects + events."""
+    """Raw patient record -> de-identified record (main) + documents + rejects + events.
+
+    With ``cache_dir`` (incremental builds), a patient whose raw units and settings are unchanged
+    replays its stored outputs (``transforms.deid.cache``) instead of being de-identified again.
+    """
+
+    def __init__(self, secret: bytes, policy: dict, render: dict | None = None, cache_dir: str | None = None,
+                 cache_settings: str = ""):
+        super().__init__(secret, policy, render)
+        self.cache_dir, self.cache_settings = cache_dir, cache_settings
+        self.cache = None
+
+    def setup(self):
+        super().setup()
+        if self.cache_dir:
+            from transforms.deid.cache import RecordCache
+
+            self.cache = RecordCache(self.cache_dir)
 
     # -- helpers ---------------------------------------------------------------------------
     def _text_deid(self, shift: int, known):
@@ -136,8 +153,21 @@ class DeidentifyRecord(_TextDeidFn):
 
     def process(self, record: dict):
         """Never let one malformed record crash the run: reject its units instead, without details."""
+        key = None
+        if self.cache is not None:
+            from transforms.deid.cache import record_key
+
+            key = record_key(record, self.cache_settings)
+            stored = self.cache.get(key)
+            if stored is not None:
+                yield event("cache", STAGE, "hit", "", "")
+                yield from stored
+                return
         try:
             outputs = list(self._process(record))
+            if key is not None:
+                self.cache.put(key, outputs)
+                yield event("cache", STAGE, "miss", "", "")
         except Exception as exc:  # noqa: BLE001
             kind = f"deid_failed:{type(exc).__name__}"
             for u in record["resources"] + record["texts"] + record["dicom"]:
@@ -438,11 +468,21 @@ class Deidentify(beam.PTransform):
         self.secret = ctx.secret
         self.policy = ctx.deid_policy
         self.render = dict(ctx.config.get("dicom") or {})
+        self.cache_dir = getattr(ctx, "cache_dir", None)
+        self.cache_settings = ""
+        if self.cache_dir:
+            from pipelines import __version__
+            from transforms.deid.cache import settings_digest
+            from transforms.deid.keys import fingerprint
+
+            self.cache_settings = settings_digest(secret_fingerprint=fingerprint(self.secret), policy=self.policy,
+                                                  render=self.render, version=__version__)
 
     def expand(self, pcolls):
         records, standalone = pcolls
         res = records | "DeidPatients" >> beam.ParDo(
-            DeidentifyRecord(self.secret, self.policy, self.render)).with_outputs(
+            DeidentifyRecord(self.secret, self.policy, self.render, self.cache_dir,
+                             self.cache_settings)).with_outputs(
             REJECTED, EVENTS, "lineage", main="records")
         alone = standalone | "DeidStandalone" >> beam.ParDo(
             DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, "lineage",
