@@ -4,7 +4,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= corpus-out
-PYTEST_ARGS ?=
+# Two test processes (one per core on the CI machine), whole files per process so module fixtures build once.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=20
 
 .PHONY: run test install install-test bench clean help
 

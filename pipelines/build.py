@@ -138,7 +138,7 @@ class BuildContext:
 
         return stage_versions(medcorpus=__version__, deid_policy=self.deid_policy,
                               quality_policy=self.quality_policy, matrix_version=load_matrix(self.matrix_path).version,
-                              table_versions=table_versions())
+                              table_versions=table_versions(self.config))
 
 
 def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -> None:
@@ -149,6 +149,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     from transforms.quality.stage import ScoreDocuments
     from transforms.split.stage import SplitAndDecontaminate
     from transforms.tasks.stage import BuildExamples
+    from transforms.terminology.displays import NormalizeDisplays
     from transforms.terminology.stage import NormalizeTerminology
     from transforms.tiering.stage import TierDocuments
     from transforms.write.lineage import lineage_row
@@ -165,7 +166,9 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     scored = coded["documents"] | "Quality" >> ScoreDocuments(ctx)
     unique = scored["documents"] | "Dedup" >> DropDuplicates(ctx)
     tiered = unique["documents"] | "Tier" >> TierDocuments(ctx)
-    examples = coded["records"] | "Tasks" >> BuildExamples(ctx)
+    displayed = coded["records"] | "Displays" >> NormalizeDisplays(
+        tuple((ctx.config.get("terminology") or {}).get("display_tables") or []))
+    examples = displayed | "Tasks" >> BuildExamples(ctx)
     split = (tiered["documents"], examples["examples"], examples["strata"]) | "Split" >> SplitAndDecontaminate(ctx)
 
     rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], scored["rejected"],
@@ -216,6 +219,10 @@ def run_build(args, beam_args: list[str]) -> int:
     load_matrix(config["matrix"])  # validate the matrix and the user's map tables before any data is read
     for table in config["terminology"]["maps"]:
         load_map_table(Path(table))
+    from transforms.terminology.displays import load_display_table
+
+    for table in config["terminology"].get("display_tables") or []:
+        load_display_table(Path(table))
     fingerprint = input_fingerprint(sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks})
     incremental = getattr(args, "incremental", False)

@@ -19,7 +19,7 @@ EPILOG_BUILD = textwrap.dedent("""\
       MEDCORPUS_SECRET=... medcorpus build --source fhir:/data/bulk --source text:/data/notes \\
           --source dicom:/data/pacs --output /data/corpus
       medcorpus build --source fhir:'gs://bucket/export/*.ndjson.gz' --output gs://bucket/corpus \\
-          --secret-file ./secret.key --runner DataflowRunner --project P --region R \\
+          --secret-file gs://secrets/medcorpus.key --runner DataflowRunner --project P --region R \\
           --temp_location gs://bucket/tmp --setup_file ./setup.py
 
     Any other --option is passed to Apache Beam (--runner, --direct_num_workers,
@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="input: KIND is fhir, dicom or text; PATH a file, directory or glob (.gz accepted). "
                         "Repeatable. Without any, the bundled sample is built.")
     b.add_argument("--output", default="corpus-out", metavar="DIR", help="output directory (default: ./corpus-out)")
-    b.add_argument("--secret-file", metavar="FILE", help="file holding the pseudonymisation secret "
-                                                          "(default: $MEDCORPUS_SECRET)")
+    b.add_argument("--secret-file", metavar="FILE", help="file holding the pseudonymisation secret (default: "
+                   "$MEDCORPUS_SECRET); on Dataflow/Flink a path every worker can read, e.g. gs://...")
     b.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty output directory")
     b.add_argument("--skip-unchanged", action="store_true",
                    help="if DIR holds a complete build of the same inputs (paths, sizes, mtimes), config, secret and "

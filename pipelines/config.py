@@ -71,7 +71,7 @@ def load_config(path: str | None = None) -> dict:
     config["_base_dir"] = str(base_dir)
     config["decontaminate_against"] = [str(resolve_path(str(v), base_dir)) if "://" not in str(v) else v
                                        for v in config.get("decontaminate_against") or []]
-    for section, key in (("tasks", "labels"), ("terminology", "maps")):
+    for section, key in (("tasks", "labels"), ("terminology", "maps"), ("terminology", "display_tables")):
         config[section][key] = [str(resolve_path(str(v), base_dir)) if "://" not in str(v) else v
                                 for v in config[section].get(key) or []]
     for key in ("deid_policy", "matrix", "quality"):

@@ -195,7 +195,7 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
         "input_fingerprint": input_fingerprint,
         "deid_policy": {"id": deid_policy.get("policy_id"), "version": deid_policy.get("version"),
                         "date_shift_max_days": int((deid_policy.get("date_shift") or {}).get("max_days", 365))},
-        "table_versions": table_versions(),
+        "table_versions": table_versions(config),
         "runner": runner,
         "started": _iso(started),
         "finished": _iso(finished),

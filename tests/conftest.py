@@ -18,3 +18,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the repository")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first: with two test processes (`make test` uses pytest-xdist), the longest files
+    start at once instead of leaving one process alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

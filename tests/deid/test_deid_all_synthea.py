@@ -1,12 +1,15 @@
-"""`medcorpus deid` on all 88 Synthea bundles of the shared development data: no patient identifier
-(name parts, SSN, driver's licence, passport, MRN, phone, street line, birth date) anywhere in the
-output — base64 note attachments decoded and included — and the clinical codes unchanged."""
+"""`medcorpus deid` on a third of the 88 Synthea bundles of the shared development data (every third
+file; all 88 go through the same de-identification in tests/pipeline/test_build_shared_data.py,
+whose corpus is scanned for every patient's identifiers): no patient identifier (name parts, SSN,
+driver's licence, passport, MRN, phone, street line, birth date) anywhere in the output — base64
+note attachments decoded and included — and the clinical codes unchanged."""
 from __future__ import annotations
 
 import base64
 import gzip
 import json
 import re
+import shutil
 
 import pytest
 
@@ -19,13 +22,17 @@ def _resources(path):
 
 
 @pytest.mark.slow
-def test_deid_of_every_synthea_bundle_leaves_no_identifier_and_keeps_codes(shared_data, tmp_path, monkeypatch):
-    src = shared_data / "fhir" / "synthea-california"
+def test_deid_of_synthea_bundles_leaves_no_identifier_and_keeps_codes(shared_data, tmp_path, monkeypatch):
+    every = sorted((shared_data / "fhir" / "synthea-california").glob("*.json.gz"))
+    assert len(every) == 88
+    src = tmp_path / "in"
+    src.mkdir()
+    for f in every[::3]:
+        shutil.copy(f, src / f.name)
     out = tmp_path / "deid"
     monkeypatch.setenv("MEDCORPUS_SECRET", "all-synthea-test-secret-0123")
     assert main(["deid", str(src), "--output", str(out)]) == 0
     inputs = sorted(src.glob("*.json.gz"))
-    assert len(inputs) == 88
     checked = 0
     for f in inputs:
         before, after = _resources(f), _resources(out / f.name)
@@ -46,4 +53,4 @@ def test_deid_of_every_synthea_bundle_leaves_no_identifier_and_keeps_codes(share
             assert not re.search(rf"(?<![a-z0-9]){re.escape(v.lower())}(?![a-z0-9])", text), \
                 f"{f.name}: a patient identifier survived"
         checked += 1
-    assert checked >= 80
+    assert checked >= 27

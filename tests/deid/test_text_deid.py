@@ -90,3 +90,24 @@ def test_dates_shift_in_their_own_format(value, days, expected):
 def test_tags_mode_writes_entity_tags():
     out, _ = TextDeidentifier({"mode": "tags"}, SECRET).deidentify("SSN 123-45-6789", language="en", date_shift_days=0)
     assert "<US_SSN" in out and "123-45-6789" not in out
+
+
+def test_batched_deidentification_equals_one_text_at_a_time(deid, shared_data):
+    """spaCy over a batch (nlp.pipe) must find exactly what it finds text by text, mixed Chinese too."""
+    import base64
+    import gzip
+    import json
+
+    texts = []
+    for f in sorted((shared_data / "fhir" / "synthea-california").glob("*.json.gz"))[:3]:
+        for e in json.loads(gzip.decompress(f.read_bytes()))["entry"]:
+            for c in e["resource"].get("content", []):
+                texts.append((base64.b64decode(c["attachment"]["data"]).decode("utf-8"), "en"))
+    texts = list(dict.fromkeys(texts))[:40]
+    texts += [("患者王小明，男，67岁，2019年2月21日于北京协和医院就诊，诊断 Type 2 diabetes (John Smith)。", "mixed"),
+              ("患者李建国，手机13812345678。", "zh"), ("", "en")]
+    items = [(t, lang, 11, None) for t, lang in texts]
+    one_by_one = [deid.deidentify(t, language=lang, date_shift_days=11) for t, lang in texts]
+    batched = deid.deidentify_many(items, batch_size=16)
+    assert batched == one_by_one
+    assert sum(1 for (before, _), (after, _) in zip(texts, batched) if before != after) >= 20

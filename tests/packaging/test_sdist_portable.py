@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,7 +30,7 @@ def installed(tmp_path_factory):
     sdist = next((work / "dist").glob("medcorpus-*.tar.gz"))
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True, timeout=300)
     py = work / "venv" / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(sdist)], check=True, capture_output=True,
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-compile", str(sdist)], check=True, capture_output=True,
                    timeout=1200)
     return work, sdist, py
 

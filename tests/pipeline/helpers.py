@@ -16,6 +16,23 @@ def build(out: Path, *extra: str) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
+def shared_build(tmp_path_factory, name: str, *extra: str) -> Path:
+    """One build per test session, shared by test files and by pytest-xdist workers (a file lock:
+    the first caller builds, the others wait and read). Callers must not change it; copy first."""
+    import os
+
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's directory, shared by its workers
+    out = root / f"shared-{name}"
+    with FileLock(str(out) + ".lock"):
+        if not (out / "manifest.json").is_file():
+            build(out, *extra)
+    return out
+
+
 def read_table(out: Path, table: str):
     files = sorted((out / table).glob("*.parquet"))
     assert files, f"no shards in {table}"

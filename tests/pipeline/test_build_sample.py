@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.tables import SPLITS
-from tests.pipeline.helpers import build, read_table, sorted_rows
+from tests.pipeline.helpers import build, read_table, shared_build, sorted_rows
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def corpus_in_memory(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus_mem")
-    build(out, "--direct_running_mode", "in_memory")
-    return out
+    return shared_build(tmp_path_factory, "sample-in-memory", "--direct_running_mode", "in_memory")
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +336,24 @@ def test_report_renders_in_headless_chromium(corpus, tmp_path):
     assert img.size == (1280, 3000)
     assert ImageStat.Stat(img).stddev[0] > 20  # not a blank page
     print(f"report screenshot: {shot}")
+
+
+def test_a_diagnosis_reads_the_same_in_every_example(corpus):
+    """Display normalisation: an ICD-10 code has one name per language across the whole corpus."""
+    import re
+    from collections import defaultdict
+
+    from transforms.tasks.builders import icd10_name
+
+    out, _ = corpus
+    answers = [(r["language"], m["content"]) for r in read_table(out, "sft").to_pylist()
+               for m in r["messages"] if m["role"] == "assistant"]
+    answers += [(r["language"], r["chosen"]) for r in read_table(out, "preference").to_pylist()]
+    names = defaultdict(set)
+    for lang, text in answers:
+        for code, name in re.findall(r"(?m)^([A-Z]\d\d(?:\.\w+)?) - (.+)$", text):
+            names[(code, lang)].add(name.strip())
+    assert len(names) >= 5
+    assert {k: v for k, v in names.items() if len(v) > 1} == {}
+    for (code, lang), (name,) in names.items():
+        assert name == icd10_name(code, lang), (code, lang)

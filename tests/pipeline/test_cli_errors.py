@@ -75,3 +75,15 @@ def test_sample_command_writes_the_bundled_inputs(tmp_path):
     assert len(list((tmp_path / "s" / "fhir").rglob("*.json.gz"))) == 14
     assert (tmp_path / "s" / "dicom").is_dir() and (tmp_path / "s" / "text" / "notes_zh.jsonl").is_file()
     assert (tmp_path / "s" / "NOTICE.md").is_file()
+
+
+def test_a_malformed_display_table_is_named_before_any_data_is_read(tmp_path):
+    table = tmp_path / "site_terms.csv"
+    table.write_text("system,code,display\nhttp://loinc.org,2345-7,Glucose\n", encoding="utf-8")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("terminology:\n  display_tables: [site_terms.csv]\n", encoding="utf-8")
+    res = run_cli("build", "--config", str(cfg), "--output", str(tmp_path / "o"))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    lines = [l for l in res.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "site_terms.csv lacks column(s) language" in lines[0], res.stderr
+    assert not (tmp_path / "o").exists()

@@ -8,14 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from expectations.validate import validate_corpus
-from tests.pipeline.helpers import build
+from tests.pipeline.helpers import shared_build
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gx_corpus")
-    build(out, "--direct_running_mode", "in_memory")
-    return out
+    return shared_build(tmp_path_factory, "sample-in-memory", "--direct_running_mode", "in_memory")
 
 
 def _copy(corpus, tmp_path):

@@ -113,3 +113,28 @@ def test_malformed_user_map_table_fails_at_start_up_naming_the_file(tmp_path):
         load_map_table(bad)
     with pytest.raises(TableError, match="not found"):
         load_map_table(tmp_path / "missing.csv")
+
+
+def test_units_give_the_same_answers_when_many_threads_start_at_once():
+    """A Beam worker runs bundles on many threads; the first uses of the unit registry and the UCUM
+    parser must not race (a race raised RedefinitionError and cached valid units as invalid)."""
+    import threading
+
+    from transforms.terminology import units
+
+    codes = ["cm", "kg", "mg/dL", "mmol/L", "[in_i]", "kg/m2", "/min", "mm[Hg]"]
+    for _ in range(3):
+        for cached in (units._build_parser, units._registry, units.ucum_valid, units._unit):
+            cached.cache_clear()
+        barrier, results = threading.Barrier(8), []
+
+        def work():
+            barrier.wait()
+            results.append([units.ucum_valid(c) for c in codes] + [units.convert(1.0, "cm", "m")])
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [[True] * len(codes) + [0.01]] * 8

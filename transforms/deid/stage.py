@@ -149,7 +149,28 @@ class DeidentifyRecord(_TextDeidFn):
                                                  known=known)
             return memo[key]
 
+        def prefill(keys) -> None:
+            """De-identify the (text, language) pairs a later pass will ask for, spaCy batched."""
+            todo = [k for k in dict.fromkeys(keys) if k not in memo and k[0] and k[0].strip()]
+            items = [(t, lang or _lang(t), shift, known) for t, lang in todo]
+            memo.update(zip(todo, self.text.deidentify_many(items)))
+
+        deid.prefill = prefill
         return deid
+
+    @staticmethod
+    def _texts_to_deidentify(prepared: list[dict], **kwargs) -> list[tuple[str, str | None]]:
+        """A dry run of the FHIR walk that only records which texts it would de-identify."""
+        from transforms.deid.fhir_deid import deidentify_patient_resources
+
+        wanted: list[tuple[str, str | None]] = []
+
+        def record(text: str, language: str | None = None):
+            wanted.append((text, language))
+            return text, {}
+
+        deidentify_patient_resources(prepared, text_deid=record, **kwargs)
+        return wanted
 
     def process(self, record: dict):
         """Never let one malformed record crash the run: reject its units instead, without details."""
@@ -211,10 +232,14 @@ class DeidentifyRecord(_TextDeidFn):
         if prepared:
             n = len(prepared)
             yield event("units", STAGE, IN, "", "fhir", n)
+            walk = dict(secret=secret, patient_id=pid, date_shift_days=shift, policy=self.policy.get("fhir") or {})
             try:
-                resources, counts = deidentify_patient_resources(
-                    prepared, secret=secret, patient_id=pid, date_shift_days=shift,
-                    text_deid=text_deid, policy=self.policy.get("fhir") or {})
+                # spaCy over all of the patient's narratives and notes in batches (nlp.pipe), then the walk
+                text_deid.prefill(self._texts_to_deidentify(prepared, **walk))
+            except Exception:  # noqa: BLE001 - the walk below de-identifies text by text and reports failures
+                pass
+            try:
+                resources, counts = deidentify_patient_resources(prepared, text_deid=text_deid, **walk)
             except Exception as exc:  # noqa: BLE001 - the patient's FHIR is rejected, the run goes on
                 for u in record["resources"]:
                     yield pvalue.TaggedOutput(REJECTED, rejected_row(

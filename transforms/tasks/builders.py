@@ -47,17 +47,26 @@ def _ref(resource: dict, field: str) -> str | None:
     return v.get("reference") if isinstance(v, dict) else None
 
 
-def condition_icd10(res: dict) -> tuple[str, str] | None:
-    """(ICD-10 code, display) of a Condition: direct coding or the SNOMED map."""
+def icd10_name(code: str, language: str = "en", fallback: str = "") -> str:
+    """The one display of an ICD-10 code in ``language`` (transforms.terminology.displays), so a
+    diagnosis reads the same in every example whichever coding or map it came from."""
+    from transforms.terminology.displays import icd10_display
+
+    return icd10_display(code, language) or icd10_display(code, "en") or fallback or code
+
+
+def condition_icd10(res: dict, language: str = "en") -> tuple[str, str] | None:
+    """(ICD-10 code, preferred display) of a Condition: direct coding or the SNOMED map."""
     from transforms.terminology.codesystems import SYSTEMS
     from transforms.terminology.maps import code_map
 
     for c in (res.get("code") or {}).get("coding") or []:
         if SYSTEMS.get(c.get("system", "")) in ("ICD-10-CM", "ICD-10", "ICD-10-CN") and c.get("code"):
-            return c["code"], c.get("display") or ""
+            return c["code"], icd10_name(c["code"], language, c.get("display") or "")
         row = code_map().get((c.get("system") or "", str(c.get("code") or "")))
         if row and row.get("target_code"):
-            return row["target_code"], row.get("target_display") or c.get("display") or ""
+            return row["target_code"], icd10_name(row["target_code"], language,
+                                                  row.get("target_display") or c.get("display") or "")
     return None
 
 
@@ -78,22 +87,23 @@ def note_to_diagnoses(record, task, ctx):
     (or, for notes with no coded record, from non-negated text concepts)."""
     from transforms.terminology.concepts import preferred_display
 
-    by_encounter: dict[str, dict[str, str]] = {}
+    by_encounter: dict[str, dict[str, dict[str, str]]] = {}
     for res in record.get("resources") or []:
         if res.get("resourceType") == "Condition":
-            got = condition_icd10(res)
             enc = _ref(res, "encounter")
-            if got and enc:
-                by_encounter.setdefault(enc, {})[got[0]] = got[1]
+            for lang in ("en", "zh"):
+                got = condition_icd10(res, lang)
+                if got and enc:
+                    by_encounter.setdefault(lang, {}).setdefault(enc, {})[got[0]] = got[1]
     for doc in sorted(record.get("documents") or [], key=lambda d: d["doc_id"]):
         if doc.get("modality") != "text" or doc.get("doc_type") not in ("clinical_note", "discharge_summary", None):
             continue
         lang = doc["language"] if doc["language"] in ("en", "zh") else "en"
         if lang not in task.get("languages", ["en", "zh"]):
             continue
-        labels = by_encounter.get(doc.get("encounter") or "", {})
+        labels = by_encounter.get(lang, {}).get(doc.get("encounter") or "", {})
         if not labels and doc.get("text_codes"):
-            labels = {c: preferred_display(c, lang) or c for c in doc["text_codes"]}
+            labels = {c: icd10_name(c, lang, preferred_display(c, lang) or c) for c in doc["text_codes"]}
         if not labels:
             continue
         answer = "\n".join(f"{code} - {name}" for code, name in sorted(labels.items()))

@@ -1,6 +1,7 @@
 """Units: parse UCUM (ucumvert), convert with pint, one canonical unit per LOINC code, ranges."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,11 +10,22 @@ import yaml
 DATA = Path(__file__).resolve().parent / "data" / "lab_units.yaml"
 
 
+#: pint's registry and ucumvert's lark parser are built lazily and are not safe to build or use
+#: from several threads at once (a Beam worker runs bundles on many threads): two threads building
+#: the registry together get RedefinitionErrors, and a failed parse would be cached as "not UCUM".
+_LOCK = threading.RLock()
+
+
 @lru_cache(maxsize=1)
-def registry():
+def _registry():
     from ucumvert import PintUcumRegistry
 
     return PintUcumRegistry()
+
+
+def registry():
+    with _LOCK:
+        return _registry()
 
 
 @lru_cache(maxsize=1)
@@ -24,14 +36,20 @@ def lab_table() -> dict:
 
 @lru_cache(maxsize=4096)
 def _unit(code: str):
-    return registry().from_ucum(code)
+    with _LOCK:
+        return registry().from_ucum(code)
 
 
 @lru_cache(maxsize=1)
-def _parser():
+def _build_parser():
     from ucumvert import get_ucum_parser
 
     return get_ucum_parser()
+
+
+def _parser():
+    with _LOCK:
+        return _build_parser()
 
 
 @lru_cache(maxsize=8192)
@@ -40,13 +58,19 @@ def ucum_valid(code: str) -> bool:
     if not isinstance(code, str) or not code.strip():
         return False
     try:
-        _parser().parse(code.strip())
+        with _LOCK:
+            _parser().parse(code.strip())
     except Exception:  # noqa: BLE001 - any parser error means "not UCUM"
         return False
     return True
 
 
 def convert(value: float, unit: str, target: str, molar_mass: float | None = None) -> float | None:
+    with _LOCK:
+        return _convert(value, unit, target, molar_mass)
+
+
+def _convert(value: float, unit: str, target: str, molar_mass: float | None) -> float | None:
     ureg = registry()
     try:
         q = ureg.Quantity(value, _unit(unit))

@@ -143,11 +143,18 @@ def known_phi_from_patient_resource(patient: dict | None) -> KnownPHI:
 
 
 # --------------------------------------------------------------------------------------- engines
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+
+
+def analyzer_engine():
+    """The one Presidio engine of this worker process, built by the first thread that asks (a
+    Beam worker sets up one DoFn per thread; each must not load its own spaCy models)."""
+    with _LOCK:
+        return _build_analyzer_engine()
 
 
 @lru_cache(maxsize=1)
-def analyzer_engine():
+def _build_analyzer_engine():
     """Presidio's AnalyzerEngine, offline: pinned English model, blank Chinese pipeline, our recognizers."""
     import spacy
     import tldextract
@@ -194,6 +201,10 @@ def anonymizer_engine():
     return AnonymizerEngine()
 
 
+#: Texts per spaCy batch: large enough for nlp.pipe to pay, small enough to keep a patient's Docs
+#: out of memory (only the de-identified strings are kept between batches).
+BATCH_SIZE = 32
+
 OUR_ENTITIES = sorted({r.entity for r in build_recognizers("en")})
 
 
@@ -227,17 +238,19 @@ class TextDeidentifier:
         self._allow_set = {a.casefold() for a in self.allow}
 
     # -----------------------------------------------------------------------------------------
-    def analyze(self, text: str, *, language: str, known: KnownPHI | None = None):
+    def analyze(self, text: str, *, language: str, known: KnownPHI | None = None, artifacts: dict | None = None):
+        """Entity spans to replace. ``artifacts`` holds spaCy's output for (text, language) pairs
+        computed in a batch by :meth:`nlp_batch`; without it spaCy runs on this text alone."""
         engine = analyzer_engine()
-        langs = ["en", "zh"] if language == "mixed" else (["zh"] if language == "zh" else ["en"])
         results = []
-        for lang in langs:
+        for lang in _languages(language):
             entities = OUR_ENTITIES + (PRESIDIO_ENTITIES if lang == "en" else [])
             adhoc = known.recognizers(lang) if known else []
             entities += sorted({r.entity for r in adhoc})
             with _LOCK:
                 results += engine.analyze(text=text, language=lang, entities=entities,
-                                          ad_hoc_recognizers=adhoc or None, score_threshold=self.threshold)
+                                          ad_hoc_recognizers=adhoc or None, score_threshold=self.threshold,
+                                          nlp_artifacts=(artifacts or {}).get((text, lang)))
         kept = []
         for r in results:
             span = text[r.start:r.end]
@@ -283,13 +296,31 @@ class TextDeidentifier:
             return "https://example.org/"
         return s.same_shape(entity if entity not in PHONES else "PHONE", value)
 
-    def deidentify(self, text: str, *, language: str, date_shift_days: int, known: KnownPHI | None = None
-                   ) -> tuple[str, dict[str, int]]:
+    @staticmethod
+    def nlp_batch(pairs) -> dict:
+        """spaCy over many (text, language) pairs at once (``nlp.pipe`` through Presidio's
+        ``process_batch``): {(text, spaCy language): NlpArtifacts}. Same entities as one call per text."""
+        by_lang: dict[str, list[str]] = {}
+        for text, language in pairs:
+            if text and text.strip():
+                for lang in _languages(language):
+                    by_lang.setdefault(lang, []).append(text)
+        engine = analyzer_engine()
+        out = {}
+        for lang, texts in sorted(by_lang.items()):
+            texts = list(dict.fromkeys(texts))
+            with _LOCK:
+                for text, art in engine.nlp_engine.process_batch(texts, lang, batch_size=len(texts)):
+                    out[(text, lang)] = art
+        return out
+
+    def deidentify(self, text: str, *, language: str, date_shift_days: int, known: KnownPHI | None = None,
+                   artifacts: dict | None = None) -> tuple[str, dict[str, int]]:
         if not text or not text.strip():
             return text, {}
         from presidio_anonymizer.entities import OperatorConfig
 
-        results = self.analyze(text, language=language, known=known)
+        results = self.analyze(text, language=language, known=known, artifacts=artifacts)
         if not results:
             return text, {}
         operators = {}
@@ -303,8 +334,20 @@ class TextDeidentifier:
                 counts.pop(e, None)
         return out.text, dict(sorted(counts.items()))
 
-    def deidentify_many(self, items):
-        return [self.deidentify(t, language=lang, date_shift_days=d, known=k) for t, lang, d, k in items]
+    def deidentify_many(self, items, batch_size: int = BATCH_SIZE):
+        """:meth:`deidentify` over (text, language, date_shift_days, known) items, spaCy batched."""
+        out = []
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            artifacts = self.nlp_batch([(t, lang) for t, lang, _, _ in chunk])
+            out += [self.deidentify(t, language=lang, date_shift_days=d, known=k, artifacts=artifacts)
+                    for t, lang, d, k in chunk]
+        return out
+
+
+def _languages(language: str) -> list[str]:
+    """The spaCy pipelines a text goes through: both for mixed Chinese-English text."""
+    return ["en", "zh"] if language == "mixed" else (["zh"] if language == "zh" else ["en"])
 
 
 __all__ = ["TextDeidentifier", "KnownPHI", "known_phi_from_patient_resource", "analyzer_engine"]
