@@ -181,17 +181,39 @@ def _build_analyzer_engine():
         },
     })
     nlp_engine = provider.create_engine()
-    # Presidio needs tokens, lemmas (context words) and entities, not the dependency parse: the parser
-    # is a third of spaCy's time on notes, so it is disabled.
-    for lang, nlp in getattr(nlp_engine, "nlp", {}).items():
-        if "parser" in nlp.pipe_names:
-            nlp.disable_pipe("parser")
+    for nlp in getattr(nlp_engine, "nlp", {}).values():
+        _entities_only(nlp)
     registry = RecognizerRegistry(supported_languages=["en", "zh"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     for lang in ("en", "zh"):
         for rec in build_recognizers(lang):
             registry.add_recognizer(rec)
     return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en", "zh"])
+
+
+def _entities_only(nlp) -> None:
+    """Keep what Presidio needs from spaCy: tokens, named entities and a lemma per token for its
+    context words. The parser, tagger, attribute ruler and lemmatizer (and the tok2vec only they
+    listen to) were two thirds of spaCy's time on notes; the NER has its own embedding, so its
+    entities are unchanged (tested), and the lower-cased token serves as the context lemma."""
+    from spacy.language import Language
+
+    if not Language.has_factory("medcorpus_lower_lemma"):
+        @Language.component("medcorpus_lower_lemma")
+        def lower_lemma(doc):
+            for token in doc:
+                token.lemma_ = token.lower_
+            return doc
+
+    for name in ("parser", "tagger", "attribute_ruler", "lemmatizer", "senter"):
+        if name in nlp.pipe_names:
+            nlp.disable_pipe(name)
+    listened = any("tok2vec-listener" in str(getattr(getattr(c, "model", None), "name", ""))
+                   for n, c in nlp.pipeline if n != "tok2vec")
+    if "tok2vec" in nlp.pipe_names and not listened:
+        nlp.disable_pipe("tok2vec")
+    if "medcorpus_lower_lemma" not in nlp.pipe_names:
+        nlp.add_pipe("medcorpus_lower_lemma", last=True)
 
 
 @lru_cache(maxsize=1)
