@@ -89,12 +89,23 @@ def load_section_file(config: dict, key: str) -> dict:
 
 
 def config_hash(config: dict, extra: dict | None = None) -> str:
-    """sha256 over the effective config and the content of the policy files it names."""
+    """sha256 over the effective config and the content of the files it names: policies, the
+    user's terminology maps and display tables, labels, review overrides, benchmarks (local files;
+    a remote path counts by its name)."""
     h = hashlib.sha256()
     public = {k: v for k, v in config.items() if not k.startswith("_")}
     for key in ("deid_policy", "matrix", "quality"):
         public[key] = Path(config[key]).name
         h.update(Path(config[key]).read_bytes())
+    named = [*((config.get("terminology") or {}).get("maps") or []),
+             *((config.get("terminology") or {}).get("display_tables") or []),
+             *((config.get("tasks") or {}).get("labels") or []),
+             *([(config.get("review") or {}).get("overrides")] if (config.get("review") or {}).get("overrides")
+               else []),
+             *(config.get("decontaminate_against") or [])]
+    for f in named:
+        if "://" not in str(f) and Path(f).is_file():
+            h.update(hashlib.sha256(Path(f).read_bytes()).digest())
     h.update(orjson.dumps(public, option=orjson.OPT_SORT_KEYS))
     if extra:
         h.update(orjson.dumps(extra, option=orjson.OPT_SORT_KEYS))

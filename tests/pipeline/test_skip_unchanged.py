@@ -40,3 +40,18 @@ def test_unchanged_inputs_are_reused_and_a_changed_input_rebuilds(tmp_path, monk
     monkeypatch.setenv("MEDCORPUS_SECRET", "another-secret-for-the-same-input-0")
     assert _build(src, out) == 0  # a different secret changes every pseudonym: rebuild
     assert json.loads((out / "manifest.json").read_text())["run_id"] != rebuilt["run_id"]
+
+
+def test_editing_a_user_table_changes_the_config_hash(tmp_path):
+    """--skip-unchanged must not reuse a build after the user edits a map or display table."""
+    from pipelines.config import config_hash, load_config
+
+    table = tmp_path / "site_terms.csv"
+    table.write_text("system,code,language,display\nhttp://loinc.org,2345-7,en,Glucose\n", encoding="utf-8")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("terminology:\n  display_tables: [site_terms.csv]\n", encoding="utf-8")
+    before = config_hash(load_config(str(cfg)))
+    assert config_hash(load_config(str(cfg))) == before
+    table.write_text("system,code,language,display\nhttp://loinc.org,2345-7,en,Glucose [Mass/volume]\n",
+                     encoding="utf-8")
+    assert config_hash(load_config(str(cfg))) != before
