@@ -85,5 +85,5 @@ def test_a_malformed_display_table_is_named_before_any_data_is_read(tmp_path):
     res = run_cli("build", "--config", str(cfg), "--output", str(tmp_path / "o"))
     assert res.returncode != 0 and "Traceback" not in res.stderr
     lines = [l for l in res.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and "site_terms.csv lacks column(s) language" in lines[0], res.stderr
+    assert len(lines) == 1 and "site_terms.csv lacks column(s): language" in lines[0], res.stderr
     assert not (tmp_path / "o").exists()

@@ -19,7 +19,6 @@ before the task builders render text from them; note text is never rewritten.
 """
 from __future__ import annotations
 
-import csv
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Iterator
 
 import apache_beam as beam
 
-from transforms.terminology.maps import TableError
+from transforms.terminology.maps import TableError, read_user_table
 
 COLUMNS = ("system", "code", "language", "display")
 ICD10_SYSTEMS = ("ICD-10-CM", "ICD-10", "ICD-10-CN")
@@ -55,24 +54,7 @@ def codings(node) -> Iterator[dict]:
 # ------------------------------------------------------------------------------------ tables
 def load_display_table(path: Path) -> dict[tuple[str, str, str], str]:
     """{(system, code, language): display}; a clear error naming the file before any data is read."""
-    if not path.is_file():
-        raise TableError(f"terminology display table not found: {path}")
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            rows = pq.read_table(path).to_pylist()
-        except Exception:  # noqa: BLE001
-            raise TableError(f"terminology display table is not readable Parquet: {path}") from None
-        missing = [c for c in COLUMNS if rows and c not in rows[0]]
-    else:
-        with open(path, encoding="utf-8") as fh:
-            reader = csv.DictReader(line for line in fh if not line.startswith("#"))
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            rows = list(reader) if not missing else []
-    if missing:
-        raise TableError(f"terminology display table {path} lacks column(s) {', '.join(missing)} "
-                         f"(expected {', '.join(COLUMNS)})")
+    rows = read_user_table(path, COLUMNS, "display table")
     table = {}
     for i, row in enumerate(rows, start=2):
         key = tuple(str(row.get(c) or "").strip() for c in ("system", "code", "language"))

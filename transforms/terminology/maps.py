@@ -38,24 +38,31 @@ def _version(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]  # no version header: its content
 
 
-def load_map_table(path: Path) -> list[dict]:
+def read_user_table(path: Path, columns: tuple[str, ...], what: str) -> list[dict]:
+    """Rows of a user-supplied CSV (``#`` lines are comments) or Parquet table; a clear error naming
+    the file when it is missing, unreadable or lacks one of ``columns``."""
     if not path.is_file():
-        raise TableError(f"terminology map table not found: {path}")
+        raise TableError(f"terminology {what} not found: {path}")
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         try:
             rows = pq.read_table(path).to_pylist()
         except Exception:  # noqa: BLE001
-            raise TableError(f"terminology map table is not readable Parquet: {path}") from None
-        missing = [c for c in COLUMNS if rows and c not in rows[0]]
+            raise TableError(f"terminology {what} is not readable Parquet: {path}") from None
+        missing = [c for c in columns if rows and c not in rows[0]]
     else:
         with open(path, encoding="utf-8") as fh:
             reader = csv.DictReader(line for line in fh if not line.startswith("#"))
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
             rows = list(reader) if not missing else []
     if missing:
-        raise TableError(f"terminology map table {path} lacks column(s): {', '.join(missing)}")
+        raise TableError(f"terminology {what} {path} lacks column(s): {', '.join(missing)}")
+    return rows
+
+
+def load_map_table(path: Path) -> list[dict]:
+    rows = read_user_table(path, COLUMNS, "map table")
     for i, row in enumerate(rows, start=2):
         if not row.get("source_system") or not row.get("source_code"):
             raise TableError(f"terminology map table {path} row {i}: source_system and source_code are required")
