@@ -19,7 +19,6 @@ before the task builders render text from them; note text is never rewritten.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -30,11 +29,12 @@ from transforms.terminology.maps import TableError, read_user_table
 
 COLUMNS = ("system", "code", "language", "display")
 ICD10_SYSTEMS = ("ICD-10-CM", "ICD-10", "ICD-10-CN")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def display_language(display: str) -> str:
-    return "zh" if _CJK.search(display) else "en"
+    from transforms.terminology.concepts import _is_cjk
+
+    return "zh" if any(_is_cjk(ch) for ch in display) else "en"
 
 
 def codings(node) -> Iterator[dict]:
@@ -121,30 +121,24 @@ def _most_used(candidates) -> tuple[str, int]:
 
 
 def apply_displays(record: dict, corpus: dict, tables: tuple[str, ...] = ()) -> dict:
-    """A copy of the record whose codings carry the preferred displays (the input is not changed)."""
-    changes = []
-    for ri, res in enumerate(record.get("resources") or []):
-        for c in codings(res):
-            own = c["display"].strip()
-            best = preferred_display(c["system"], c["code"], display_language(own), corpus=corpus, tables=tables,
-                                     fallback=own)
-            if best != c["display"]:
-                changes.append(ri)
-                break
-    if not changes:
-        return record
-    import orjson
+    """A copy of the record whose codings carry the preferred displays (the input is not changed;
+    only resources with a changed display are copied)."""
+    resources = record.get("resources") or []
+    new_resources = None
+    for ri, res in enumerate(resources):
+        found = list(codings(res))
+        best = [preferred_display(c["system"], c["code"], display_language(c["display"].strip()), corpus=corpus,
+                                  tables=tables, fallback=c["display"].strip()) for c in found]
+        if all(b == c["display"] for b, c in zip(best, found)):
+            continue
+        import orjson
 
-    out = dict(record)
-    out["resources"] = list(record["resources"])
-    for ri in changes:
-        res = orjson.loads(orjson.dumps(record["resources"][ri]))
-        for c in codings(res):
-            own = c["display"].strip()
-            c["display"] = preferred_display(c["system"], c["code"], display_language(own), corpus=corpus,
-                                             tables=tables, fallback=own)
-        out["resources"][ri] = res
-    return out
+        copy = orjson.loads(orjson.dumps(res))
+        for c, b in zip(codings(copy), best):  # same walk, same order
+            c["display"] = b
+        new_resources = new_resources or list(resources)
+        new_resources[ri] = copy
+    return record if new_resources is None else {**record, "resources": new_resources}
 
 
 class NormalizeDisplays(beam.PTransform):
