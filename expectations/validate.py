@@ -80,9 +80,9 @@ def helper_columns(df, table: str, canaries=(), today: dt.date | None = None, sh
 
     today = today or dt.date.today()
     if table == "lineage/inputs":
-        df["_date_shift_in_window"] = [
-            (v is None or v != v) if (k is None or k != k) else (v == v and v is not None and 0 < abs(int(v)) <= shift_window)
-            for k, v in zip(df["patient_key"], df["date_shift_days"])]
+        # every input unit moves its dates: a patient's offset, or a per-document one without a patient
+        df["_date_shift_in_window"] = [v == v and v is not None and 0 < abs(int(v)) <= shift_window
+                                       for v in df["date_shift_days"]]
     if table == "lineage/rows":
         df["_has_inputs"] = [inputs is not None and len(inputs) > 0 for inputs in df["inputs"]]
     if table in SPLITS:

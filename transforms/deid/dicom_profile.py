@@ -38,6 +38,8 @@ OPTIONS = [
     ("retain_uids", "rtnUIDsOpt", "113110", "Retain UIDs Option"),
     ("retain_safe_private", "rtnSafePrivOpt", "113111", "Retain Safe Private Option"),
 ]
+#: value representations of unlisted attributes that are cleaned like a "C" action
+UNLISTED_CLEAN = ("PN", "LO", "SH", "LT", "ST", "UT", "UC", "DA", "DT")
 MAX_LENGTH = {"LO": 64, "SH": 16, "ST": 1024, "LT": 10240, "UC": None, "UT": None}
 COMPOUND = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D", "X/Z/U*": "U"}
 DUMMY = {"PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANON", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
@@ -152,11 +154,23 @@ class _Deid:
                 continue
             row = table_row(int(tag))
             if row is None:
-                if elem.VR == "SQ":
-                    for item in elem.value or []:
-                        self.dataset(item)
+                self.unlisted(ds, elem)
                 continue
             self.apply(ds, elem, action_for(row, self.policy))
+
+    def unlisted(self, ds: Dataset, elem) -> None:
+        """An attribute the table does not list (e.g. an SR's TextValue, a CodeMeaning): sequences are
+        walked, person names replaced, text through the text de-identifier, dates shifted, values of
+        unknown VR removed; codes, numbers and UIDs of definitions are kept (allow-list design)."""
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                self.dataset(item)
+        elif elem.VR in UNLISTED_CLEAN and elem.value not in (None, "", b""):
+            self.clean(elem)
+            self.record(elem.tag, "C")
+        elif elem.VR == "UN":
+            del ds[elem.tag]
+            self.record(elem.tag, "X")
 
     def apply(self, ds: Dataset, elem, action: str) -> None:
         tag, vr = elem.tag, elem.VR
@@ -229,8 +243,8 @@ def deidentify_dataset(ds: Dataset, *, patient_pseudonym: str, date_shift_days: 
             if Tag(t) in (Tag(0x00020016), Tag(0x00020100), Tag(0x00020102)):  # source AE / private info
                 del meta[t]
     ds.PatientIdentityRemoved = "YES"
-    if policy.retain_longitudinal_modified_dates:
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    if policy.retain_longitudinal_modified_dates:  # MODIFIED only when the dates really moved
+        ds.LongitudinalTemporalInformationModified = "MODIFIED" if date_shift_days else "UNMODIFIED"
     methods = ["Basic Application Confidentiality Profile"] + [o[3] for o in policy.enabled_options()]
     ds.DeidentificationMethod = [("medcorpus: " + m)[:64] for m in methods]  # LO, VM 1-n, 64 chars each
     seq = []

@@ -37,6 +37,13 @@ def date_shift_days(secret: bytes, patient_id: str, max_days: int = 365) -> int:
     offset = n % (2 * max_days + 1) - max_days  # in [-max_days, max_days]
     return offset if offset != 0 else max_days
 
+
+def document_date_shift_days(secret: bytes, source: str, position: str, max_days: int = 365) -> int:
+    """The offset of a document that belongs to no known patient: keyed by the document (its source
+    and position), in [-max_days, max_days], never 0, so its dates move like a patient's would."""
+    return date_shift_days(secret, "document\x1f" + source + "\x1f" + position, max_days)
+
+
 def keyed_uid(secret: bytes, uid: str) -> str:
     """A deterministic DICOM UID ``2.25.<integer>`` (PS3.5 B.2, at most 64 characters)."""
     n = int.from_bytes(hmac_digest(secret, "dicom-uid", uid.strip())[:16], "big")

@@ -34,39 +34,6 @@ def _uid_from_identifier(value: str) -> str:
     return value[len("urn:oid:"):] if value.startswith("urn:oid:") else value
 
 
-def rekey_imaging_study(resource: dict, secret: bytes) -> dict:
-    """Replace DICOM UIDs in a raw ImagingStudy with the keyed UIDs the DICOM path uses."""
-    res = dict(resource)
-    idents = []
-    for ident in res.get("identifier", []) or []:
-        ident = dict(ident)
-        value = ident.get("value") or ""
-        if ident.get("system") in ("urn:dicom:uid", "urn:ietf:rfc:3986") and value:
-            uid = _uid_from_identifier(value)
-            if uid and all(c.isdigit() or c == "." for c in uid):
-                ident["value"] = ("urn:oid:" if value.startswith("urn:oid:") else "") + keyed_uid(secret, uid)
-        idents.append(ident)
-    if idents:
-        res["identifier"] = idents
-    series_out = []
-    for series in res.get("series", []) or []:
-        series = dict(series)
-        if series.get("uid"):
-            series["uid"] = keyed_uid(secret, series["uid"])
-        inst_out = []
-        for inst in series.get("instance", []) or []:
-            inst = dict(inst)
-            if inst.get("uid"):
-                inst["uid"] = keyed_uid(secret, inst["uid"])
-            inst_out.append(inst)
-        if inst_out:
-            series["instance"] = inst_out
-        series_out.append(series)
-    if series_out:
-        res["series"] = series_out
-    return res
-
-
 def study_uids_of(resource: dict) -> list[str]:
     uids = []
     for ident in resource.get("identifier", []) or []:
@@ -101,10 +68,13 @@ def _lang(text: str) -> str:
 class _TextDeidFn(beam.DoFn):
     """Holds the run secret and policy; loads the text de-identifier once per worker."""
 
-    def __init__(self, secret: bytes, policy: dict, render: dict | None = None):
+    def __init__(self, secret: bytes, policy: dict, render: dict | None = None, fhir_version: str = "R4",
+                 display_tables: tuple[str, ...] = ()):
         super().__init__()
         self.secret = secret
         self.policy = policy
+        self.fhir_version = fhir_version
+        self.display_tables = tuple(display_tables)
         self.text = None
         render = render or {}
         self.render_mode = render.get("render", "series")
@@ -117,6 +87,13 @@ class _TextDeidFn(beam.DoFn):
         quiet_libraries()
         self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
 
+    def _display(self):
+        """A coding's display from the terminology tables (the user's, then the shipped ones)."""
+        from transforms.terminology.displays import preferred_display
+
+        tables = self.display_tables
+        return lambda system, code, language: preferred_display(system, code, language, tables=tables)
+
 
 class DeidentifyRecord(_TextDeidFn):
     """Raw patient record -> de-identified record (main) + documents + rejects + events.
@@ -126,8 +103,8 @@ class DeidentifyRecord(_TextDeidFn):
     """
 
     def __init__(self, secret: bytes, policy: dict, render: dict | None = None, cache_dir: str | None = None,
-                 cache_settings: str = ""):
-        super().__init__(secret, policy, render)
+                 cache_settings: str = "", fhir_version: str = "R4", display_tables: tuple[str, ...] = ()):
+        super().__init__(secret, policy, render, fhir_version, display_tables)
         self.cache_dir, self.cache_settings = cache_dir, cache_settings
         self.cache = None
 
@@ -202,7 +179,7 @@ class DeidentifyRecord(_TextDeidFn):
 
     def _process(self, record: dict):
         from transforms.deid.fhir_deid import deidentify_patient_resources
-        from transforms.deid.text import known_phi_from_patient_resource
+        from transforms.deid.known import known_phi_for_record
         from transforms.io.fhir_notes import extract_notes
 
         secret = self.secret
@@ -216,23 +193,23 @@ class DeidentifyRecord(_TextDeidFn):
         # ---- FHIR -------------------------------------------------------------------------
         raw = [u["resource"] for u in record["resources"]]
         patient = next((r for r in raw if r.get("resourceType") == "Patient"), None)
-        known = known_phi_from_patient_resource(patient) if patient else None
+        known = known_phi_for_record(raw, patient, [u.get("data") for u in record["dicom"]],
+                                     self.policy.get("fhir") or {})
         text_deid = self._text_deid(shift, known)
         study_encounters: dict[str, str] = {}
-        prepared = []
+        prepared = raw  # ImagingStudy UIDs are keyed by the walk (the same keyed UIDs as the DICOM path)
         for r in raw:
             if r.get("resourceType") == "ImagingStudy":
                 enc = _encounter_of(r)
                 for uid in study_uids_of(r):
                     if enc:
                         study_encounters[keyed_uid(secret, uid)] = enc
-                r = rekey_imaging_study(r, secret)
-            prepared.append(r)
         resources: list[dict] = []
         if prepared:
             n = len(prepared)
             yield event("units", STAGE, IN, "", "fhir", n)
-            walk = dict(secret=secret, patient_id=pid, date_shift_days=shift, policy=self.policy.get("fhir") or {})
+            walk = dict(secret=secret, patient_id=pid, date_shift_days=shift, policy=self.policy.get("fhir") or {},
+                        fhir_version=self.fhir_version, display=self._display())
             try:
                 # spaCy over all of the patient's narratives and notes in batches (nlp.pipe), then the walk
                 text_deid.prefill(self._texts_to_deidentify(prepared, **walk))
@@ -457,13 +434,19 @@ def _shift_iso_date(value, shift: int):
 
 
 class DeidentifyStandalone(_TextDeidFn):
-    """Documents without a patient (guidelines, literature, QA sets): text PII scrub, no date shift."""
+    """Documents without a patient (guidelines, literature, QA sets, notes whose patient is unknown):
+    the text de-identifier with a per-document keyed date shift, applied to the text and the
+    ``date`` column alike (a note without a patient still carries dates of birth and admission)."""
 
     def process(self, u: dict):
+        from transforms.deid.keys import document_date_shift_days
+
         yield event("units", STAGE, IN, "", "text")
+        max_days = int((self.policy.get("date_shift") or {}).get("max_days", 365))
+        shift = document_date_shift_days(self.secret, u.get("source", ""), u.get("position", ""), max_days)
         try:
             lang = u.get("language") or _lang(u["text"])
-            text, counts = self.text.deidentify(u["text"], language=lang, date_shift_days=0, known=None)
+            text, counts = self.text.deidentify(u["text"], language=lang, date_shift_days=shift, known=None)
         except Exception as exc:  # noqa: BLE001
             yield event("units", STAGE, REJECT, f"deid_failed:{type(exc).__name__}", "text")
             yield pvalue.TaggedOutput(REJECTED, rejected_row(u.get("source", ""), u.get("position", ""), "text", STAGE,
@@ -471,7 +454,7 @@ class DeidentifyStandalone(_TextDeidFn):
                                                              "text de-identification failed; details withheld"))
             return
         yield event("units", STAGE, OUT, "", "text")
-        yield _lineage_input(u, None, None)
+        yield _lineage_input(u, None, shift)
         for kind, n in sorted(counts.items()):
             yield event("deid_entities", STAGE, "count", f"text:{kind}", "text", n)
         yield event("documents", STAGE, OUT, "", "text")
@@ -480,7 +463,7 @@ class DeidentifyStandalone(_TextDeidFn):
                                  str(u.get("doc_id", ""))),
             "patient_key": None, "text": text, "language": lang,
             "doc_type": u.get("doc_type") or "document", "source_kind": "text", "modality": "text",
-            "date": (str(u.get("date"))[:10] if u.get("date") else None), "inputs": [input_ref(u)],
+            "date": _shift_iso_date(u.get("date"), shift), "inputs": [input_ref(u)],
         }
 
 
@@ -493,6 +476,8 @@ class Deidentify(beam.PTransform):
         self.secret = ctx.secret
         self.policy = ctx.deid_policy
         self.render = dict(ctx.config.get("dicom") or {})
+        self.fhir_version = str((ctx.config.get("fhir") or {}).get("version") or "R4")
+        self.display_tables = tuple((ctx.config.get("terminology") or {}).get("display_tables") or [])
         self.cache_dir = getattr(ctx, "cache_dir", None)
         self.cache_settings = ""
         if self.cache_dir:
@@ -500,17 +485,22 @@ class Deidentify(beam.PTransform):
             from transforms.deid.cache import settings_digest
             from transforms.deid.keys import fingerprint
 
+            from transforms.terminology.displays import display_table_versions
+
             self.cache_settings = settings_digest(secret_fingerprint=fingerprint(self.secret), policy=self.policy,
-                                                  render=self.render, version=__version__)
+                                                  render={**self.render, "fhir_version": self.fhir_version,
+                                                          "display_tables": display_table_versions(
+                                                              self.display_tables)},
+                                                  version=__version__)
 
     def expand(self, pcolls):
         records, standalone = pcolls
         res = records | "DeidPatients" >> beam.ParDo(
-            DeidentifyRecord(self.secret, self.policy, self.render, self.cache_dir,
-                             self.cache_settings)).with_outputs(
+            DeidentifyRecord(self.secret, self.policy, self.render, self.cache_dir, self.cache_settings,
+                             self.fhir_version, self.display_tables)).with_outputs(
             REJECTED, EVENTS, "lineage", main="records")
         alone = standalone | "DeidStandalone" >> beam.ParDo(
-            DeidentifyStandalone(self.secret, self.policy)).with_outputs(REJECTED, EVENTS, "lineage",
+            DeidentifyStandalone(self.secret, self.policy, None, self.fhir_version, self.display_tables)).with_outputs(REJECTED, EVENTS, "lineage",
                                                                          main="documents")
         rejected = (res[REJECTED], alone[REJECTED]) | "DeidRejected" >> beam.Flatten()
         events = (res[EVENTS], alone[EVENTS]) | "DeidEvents" >> beam.Flatten()

@@ -1,35 +1,9 @@
 """Find the notes inside FHIR resources: attachments, report text, sections, notes, narratives."""
 from __future__ import annotations
 
-import base64
-import binascii
-from html.parser import HTMLParser
+from transforms.io.text_formats import attachment_plain_text, html_to_text
 
-
-class _TextOnly(HTMLParser):
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
-
-    def __init__(self):
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextOnly()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # noqa: BLE001 - malformed markup: keep what was parsed
-        pass
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
-    return "\n".join(l for l in lines if l).strip()
+__all__ = ["extract_notes", "attachment_text", "html_to_text"]
 
 
 def _date(value) -> str | None:
@@ -46,21 +20,9 @@ def _coding_display(cc) -> str | None:
 
 
 def attachment_text(att: dict) -> tuple[str | None, str]:
-    """(text, content_type) of a FHIR Attachment, or (None, reason) when it holds no usable text."""
-    ctype = (att.get("contentType") or "text/plain").split(";")[0].strip().lower()
-    if ctype not in ("text/plain", "text/html", "text/markdown", "application/xhtml+xml"):
-        return None, "unsupported_content_type"
-    raw = att.get("data")
-    if not isinstance(raw, str):
-        return None, "no_inline_data"
-    try:
-        data = base64.b64decode(raw, validate=False)
-        text = data.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None, "undecodable_attachment"
-    if ctype in ("text/html", "application/xhtml+xml"):
-        text = html_to_text(text)
-    return text, ctype
+    """(plain text, content type) of a FHIR Attachment, or (None, reason) when it holds no usable
+    text. What is text, and how markup becomes plain text, is decided in ``transforms.io.text_formats``."""
+    return attachment_plain_text(att if isinstance(att, dict) else {})
 
 
 def extract_notes(resource: dict) -> list[dict]:
