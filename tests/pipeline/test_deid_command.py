@@ -29,18 +29,23 @@ def deid_out(tmp_path_factory):
     return src, out
 
 
-def test_outputs_keep_formats_and_layout(deid_out):
+def test_outputs_keep_formats_and_layout_under_keyed_names(deid_out):
     src, out = deid_out
-    bundles = sorted((out / "fhir").glob("*.json.gz"))
-    assert len(bundles) == 14
+    bundles = sorted(out.rglob("*.json.gz"))
+    assert len(bundles) == 14 and len({b.parent for b in bundles}) == 1  # one folder, as in the input
     doc = json.loads(gzip.decompress(bundles[0].read_bytes()))
     assert doc["resourceType"] == "Bundle" and doc["entry"]
-    lines = (out / "notes" / "notes_zh.jsonl").read_text(encoding="utf-8").splitlines()
+    jsonl = sorted(out.rglob("*.jsonl"))
     original = (src / "notes" / "notes_zh.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(l)["id"] for l in lines] == [json.loads(l)["id"] for l in original]
+    lines = next(p for p in jsonl if len(p.read_text(encoding="utf-8").splitlines()) == len(original)
+                 and "患者" in p.read_text(encoding="utf-8")).read_text(encoding="utf-8").splitlines()
+    ids = [json.loads(l)["id"] for l in lines]
+    assert len(set(ids)) == len(ids) and not set(ids) & {json.loads(l)["id"] for l in original}  # keyed ids
     dicoms = [p for p in out.rglob("*.dcm")]
     assert dicoms and all(pydicom.dcmread(p).PatientIdentityRemoved == "YES" for p in dicoms)
-    assert not any("IM000" in str(p) or "study0" in str(p) for p in dicoms)  # DICOM names pseudonymised
+    assert not {p.name for p in out.rglob("*")} & {p.name for p in src.rglob("*")} - {"deid_summary.json"}
+    assert not any(part in str(p.relative_to(out)) for p in out.rglob("*") for part in
+                   ("IM000", "study0", "synthea", "notes", "fhir", "pacs", "guidelines"))  # no input name is kept
 
 
 def test_no_patient_identifier_survives_in_any_output(deid_out):

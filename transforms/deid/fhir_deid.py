@@ -105,12 +105,14 @@ def over_age_cap(resources: list[dict], patient: dict | None, policy: dict | Non
 def deidentify_patient_resources(resources: list[dict], *, secret: bytes, patient_id: str, date_shift_days: int,
                                  text_deid: Callable[[str, str | None], tuple[str, dict]], policy: dict | None,
                                  fhir_version: str = "R4",
-                                 display: Callable[[str, str, str], str | None] | None = None
-                                 ) -> tuple[list[dict], dict[str, int]]:
+                                 display: Callable[[str, str, str], str | None] | None = None,
+                                 over_age: bool | None = None) -> tuple[list[dict], dict[str, int]]:
     """De-identified copies of one patient's resources and counts per action (no values).
 
     ``text_deid(text, language)`` -> (text, counts) de-identifies free text; ``display(system,
-    code, language)`` is the terminology tables' display of a coding (default: the shipped tables).
+    code, language)`` is the terminology tables' display of a coding (default: the shipped tables);
+    ``over_age`` says whether the patient is over the age cap when the caller knows better than these
+    resources (e.g. a Bulk export's Patient file holds none of the patient's events).
     """
     pol = {**DEFAULTS, **(policy or {})}
     counts: Counter = Counter()
@@ -129,7 +131,7 @@ def deidentify_patient_resources(resources: list[dict], *, secret: bytes, patien
         elif rtype in PLACES:
             new = _place(new, res, ctx)
         if rtype == "Patient" and isinstance(raw_birth, str) and len(raw_birth) >= 4:
-            if over_age_cap(resources, res, pol):
+            if over_age if over_age is not None else over_age_cap(resources, res, pol):
                 new.pop("birthDate", None)
                 new.setdefault("extension", []).append({
                     "url": "https://medcorpus.dev/fhir/StructureDefinition/age-group", "valueString": "90+"})

@@ -112,17 +112,24 @@ def mark_over_age_cap(known, birth_date: str | None = None):
     return known
 
 
-def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blobs=(), fhir_policy: dict | None = None):
-    """KnownPHI of one patient record: FHIR Patient + the headers of their DICOM instances."""
-    from transforms.deid.fhir_deid import over_age_cap
+def over_age_at(patient: dict | None, latest: str | None, cap: int = 89) -> bool:
+    """A patient older than ``cap`` at the date ``latest`` (ISO), from their birthDate."""
+    birth = (patient or {}).get("birthDate")
+    try:
+        b = dt.date.fromisoformat(str(birth)[:10])
+        d = dt.date.fromisoformat(str(latest)[:10])
+    except (TypeError, ValueError):
+        return False
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day)) > cap
+
+
+def known_phi_for_patient(patient: dict | None, over: bool = False, dicom_datasets=(), cap: int = 89):
+    """KnownPHI of a FHIR Patient (or None) and DICOM headers, marked when over the age cap."""
     from transforms.deid.text import known_phi_from_patient_resource
 
-    cap = int((fhir_policy or {}).get("age_cap", 89))
     parts = [known_phi_from_patient_resource(patient)] if patient else []
-    over = bool(patient) and over_age_cap(resources, patient, fhir_policy)
     birth = patient.get("birthDate") if patient and isinstance(patient.get("birthDate"), str) else None
-    for blob in dicom_blobs or ():
-        ds = _dicom_dataset(blob)
+    for ds in dicom_datasets or ():
         if ds is None:
             continue
         like = patient_like_from_dicom(ds)
@@ -133,3 +140,12 @@ def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blob
             birth = birth or like.get("birthDate")
     known = merge_known(*parts)
     return mark_over_age_cap(known, birth) if over else known
+
+
+def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blobs=(), fhir_policy: dict | None = None):
+    """KnownPHI of one patient record: FHIR Patient + the headers of their DICOM instances."""
+    from transforms.deid.fhir_deid import over_age_cap
+
+    cap = int((fhir_policy or {}).get("age_cap", 89))
+    over = bool(patient) and over_age_cap(resources, patient, fhir_policy)
+    return known_phi_for_patient(patient, over, [_dicom_dataset(b) for b in dicom_blobs or ()], cap)
