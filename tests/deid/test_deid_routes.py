@@ -14,7 +14,7 @@ import json
 import pytest
 
 from transforms.deid.fhir_deid import deidentify_patient_resources
-from transforms.deid.text import TextDeidentifier, known_phi_from_patient_resource
+from transforms.deid.text import KnownPHI, TextDeidentifier, known_phi_from_patient_resource
 from transforms.io.fhir_notes import extract_notes
 from transforms.io.text_formats import html_to_text, normalize_content_type, text_format, to_plain_text
 
@@ -47,9 +47,11 @@ def planted_resources(p: dict, zh: bool) -> list[dict]:
             if zh else f"Patient {p['name']} (MRN {p['mrn']}, SSN {EN['ssn']}), phone {p['phone']}, lives at "
                        f"{p['street']}, DOB {p['dob_text']}.")
     phone = p["phone"]
-    split_phone = phone[:3] + "&#45;<span>" + phone[3:] if not zh else phone[:3] + "<span>" + phone[3:] + "</span>"
+    # entities and inline tags inside the phone number and the name: "617&#45;<span>555</span>-0148"
+    split_phone = (phone[:3] + "&#45;<span>" + phone[4:7] + "</span>" + phone[7:] if not zh
+                   else phone[:3] + "<span>" + phone[3:7] + "</span>" + phone[7:])
     html = (f"<html><body><p>Patient:&nbsp;{p['name'][:2]}<b>{p['name'][2:]}</b></p>"
-            f"<p>Tel&nbsp;{split_phone}</span></p><p>{p['street']}</p></body></html>")
+            f"<p>Tel&nbsp;{split_phone}</p><p>{p['street']}</p></body></html>")
     rtf = r"{\rtf1\ansi\deff0 {\fonttbl {\f0 Times;}} \f0 " + "".join(
         f"\\u{ord(c)}?" if ord(c) > 127 else c for c in note) + r"\par}"
     ref = {"reference": "Patient/pt-1", "display": p["name"]}
@@ -197,3 +199,35 @@ def test_latin1_attachment_is_decoded_by_its_charset():
 
     text, ctype = attachment_text({"contentType": "text/plain; charset=ISO-8859-1", "data": b64("Müller", "latin-1")})
     assert (text, ctype) == ("Müller", "text/plain")
+
+
+def test_known_phi_marks_a_patient_over_89_for_the_detector():
+    import dataclasses
+
+    from transforms.deid.known import known_phi_for_record, mark_over_age_cap
+
+    @dataclasses.dataclass
+    class WithAgeFields(KnownPHI):  # the fields the detector adds (issue 13)
+        over_89: bool = False
+        birth_date: list = dataclasses.field(default_factory=list)
+
+    marked = mark_over_age_cap(WithAgeFields(), "1925-03-02")
+    assert marked.over_89 and marked.birth_date == ["1925-03-02"] and "1925-03-02" in marked.dates
+    old = {"resourceType": "Patient", "id": "o", "birthDate": "1925-03-02", "name": [{"family": "Pemberton"}]}
+    enc = {"resourceType": "Encounter", "id": "e", "period": {"start": "2020-06-01"}}
+    assert "Pemberton" in known_phi_for_record([old, enc], old).names
+    young = {**old, "birthDate": "1960-01-01"}
+    assert known_phi_for_record([young, enc], young).dates == ["1960-01-01"]  # known PHI, not marked
+
+
+def test_dicom_header_gives_known_phi_and_the_age_cap():
+    from pydicom.dataset import Dataset
+
+    from transforms.deid.known import dicom_over_age, known_phi_for_patient
+
+    ds = Dataset()
+    ds.PatientName, ds.PatientID, ds.PatientAge = "Pemberton^Hortensia", "MRN-1925-0302", "095Y"
+    known = known_phi_for_patient(None, False, [ds])
+    assert "Hortensia Pemberton" in known.names and "MRN-1925-0302" in known.ids and dicom_over_age(ds)
+    ds.PatientAge = "064Y"
+    assert not dicom_over_age(ds)

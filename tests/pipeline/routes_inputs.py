@@ -158,6 +158,53 @@ def write_inputs(root: Path) -> Path:
     return root
 
 
+OLD = {"name": "Hortensia Pemberton", "family": "Pemberton", "given": "Hortensia", "mrn": "MRN-1925-0302",
+       "phone": "617-555-0177", "street": "7 Quarry Hill Road", "dob": "1925-03-02", "dob_text": "03/02/1925"}
+
+
+def old_patient_bundle() -> dict:
+    """A patient aged 95 at her last encounter, with a note that states her birth date and year."""
+    pid = "pt-old-1"
+    ref = {"reference": f"Patient/{pid}"}
+    note = (f"{OLD['name']} is a 95-year-old woman, born in 1925 (DOB {OLD['dob_text']}), seen on 06/01/2020 "
+            "for hypertension; BP 150/90, continue amlodipine.")
+    resources = [
+        {"resourceType": "Patient", "id": pid, "name": [{"family": OLD["family"], "given": [OLD["given"]]}],
+         "identifier": [{"system": "urn:mrn", "value": OLD["mrn"]}], "birthDate": OLD["dob"], "gender": "female"},
+        {"resourceType": "Encounter", "id": "old-enc", "status": "finished", "subject": ref,
+         "period": {"start": "2020-06-01T09:00:00Z", "end": "2020-06-01T10:00:00Z"}},
+        {"resourceType": "Condition", "id": "old-c", "subject": ref, "encounter": {"reference": "Encounter/old-enc"},
+         "recordedDate": "2020-06-01", "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm",
+                                                            "code": "I10", "display": "Essential hypertension"}]}},
+        {"resourceType": "DocumentReference", "id": "old-doc", "status": "current", "subject": ref,
+         "date": "2020-06-01T10:00:00Z", "context": {"encounter": [{"reference": "Encounter/old-enc"}]},
+         "content": [{"attachment": {"contentType": "text/plain", "data": base64.b64encode(note.encode()).decode()}}]},
+    ]
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
+
+
+def write_build_inputs(root: Path) -> dict[str, Path]:
+    """The planted inputs for ``build``, by source kind, under neutral file names (file names in side
+    files are another route)."""
+    dirs = {k: root / k for k in ("fhir", "dicom", "text")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    for lang, p in PEOPLE.items():
+        (dirs["fhir"] / f"{lang}.json").write_text(json.dumps(bundle(lang), ensure_ascii=False), encoding="utf-8")
+        ct(dirs["dicom"] / f"{lang}_ct.dcm", lang, CT_SOP + (".5" if lang == "zh" else ""))
+        row = {"id": f"{lang}-note-1", "patient_id": p["mrn"], "language": lang, "doc_type": "clinical_note",
+               "date": NOTE_DATE, "text": note_text(lang)}
+        (dirs["text"] / f"{lang}.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+        (dirs["text"] / f"{lang}_unlinked.txt").write_text(note_text(lang), encoding="utf-8")
+    (dirs["fhir"] / "old.json").write_text(json.dumps(old_patient_bundle()), encoding="utf-8")
+    row = {"id": "u-1", "language": "en", "doc_type": "clinical_note", "date": UNLINKED_DATE,
+           "text": f"Walk-in patient. DOB {EN['dob_text']}. Admitted 07/15/2019, discharged 07/18/2019 after "
+                   "treatment of community-acquired pneumonia with amoxicillin."}
+    (dirs["text"] / "walk_in.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return dirs
+
+
 def output_strings(out: Path) -> str:
     """Every output file's content (gzip and base64 attachments decoded) and every path, as one text."""
     import gzip
