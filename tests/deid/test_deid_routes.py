@@ -231,3 +231,16 @@ def test_dicom_header_gives_known_phi_and_the_age_cap():
     assert "Hortensia Pemberton" in known.names and "MRN-1925-0302" in known.ids and dicom_over_age(ds)
     ds.PatientAge = "064Y"
     assert not dicom_over_age(ds)
+
+
+def test_a_text_found_clean_for_one_patient_is_deidentified_again_for_a_patient_it_names(deid):
+    from transforms.deid.stage import DeidentifyRecord
+
+    fn = DeidentifyRecord(SECRET, {})
+    fn.text = deid
+    text = "Seen on the ward round, stable, discharged home."
+    first = fn._text_deid(5, KnownPHI(names=["Quentin Blackwood"]))(text, "en")
+    second = fn._text_deid(5, KnownPHI(names=["Ward"]))(text, "en")
+    assert first == (text, {}) and (text, "en") in fn.clean.keys
+    assert second == deid.deidentify(text, language="en", date_shift_days=5, known=KnownPHI(names=["Ward"]))
+    assert second[0] != text  # the cache did not hide the second patient's own name

@@ -10,6 +10,8 @@ import base64
 import datetime as dt
 import re
 
+from transforms.deid.fhir_paths import (BINARY, COMPLEX, DATE, KEEP, RESOURCE, XHTML, field_kinds, guess, guess_type,
+                                        model_class)
 from transforms.deid.keys import hmac_hex, keyed_uid, patient_key, resource_pseudonym
 from transforms.deid.text.surrogates import Surrogates
 
@@ -99,15 +101,11 @@ def _rewrite_reference(ref: str, ctx: _Ctx) -> str:
 
 # ------------------------------------------------------------------------------------ the walk
 def _walk_resource(res: dict, ctx: _Ctx) -> dict:
-    from transforms.deid.fhir_paths import model_class
-
     return _walk_object(res, ctx, model_class(ctx.version, res.get("resourceType")), res.get("resourceType", ""))
 
 
 def _walk_object(node: dict, ctx: _Ctx, klass, type_name: str) -> dict | None:
     """A de-identified copy of one JSON object of datatype ``type_name`` (None: drop it)."""
-    from transforms.deid.fhir_paths import field_kinds, guess_type
-
     if klass is None and not type_name:
         type_name = guess_type(node)
     rule = _DATATYPE_RULES.get(type_name)
@@ -116,78 +114,82 @@ def _walk_object(node: dict, ctx: _Ctx, klass, type_name: str) -> dict | None:
     return _fields(node, ctx, klass, field_kinds(klass) if klass is not None else None) or None
 
 
-def _fields(node: dict, ctx: _Ctx, klass, kinds: dict | None, skip=()) -> dict:
-    from transforms.deid.fhir_paths import COMPLEX, guess
+_NO_KIND = (None, None)
 
+
+def _fields(node: dict, ctx: _Ctx, klass, kinds: dict | None, skip=()) -> dict:
     out = {}
     for k, v in node.items():
         if k in skip:
             continue
-        kind, child = kinds.get(k, (None, None)) if kinds is not None else (None, None)
         if k == "extension" or k == "modifierExtension":
             value = _extensions(v, ctx)
-        elif kind is None and k == "resourceType":
-            value = v
-        elif kind is None and isinstance(v, (dict, list)) and not _is_resource(v):
-            value = _value(v, ctx, COMPLEX, None, k)
-        elif kind is None:
-            value = _value(v, ctx, guess(k, v) if isinstance(v, str) else "resource" if _is_resource(v) else "keep",
-                           None, k)
         else:
-            value = _value(v, ctx, kind, child, k)
+            kind, child = kinds.get(k, _NO_KIND) if kinds is not None else _NO_KIND
+            if kind is None:  # an element the models do not describe
+                if k == "resourceType":
+                    value = v
+                elif type(v) is str:
+                    value = _value(v, ctx, guess(k, v), None, k)
+                elif type(v) in (dict, list):
+                    value = _value(v, ctx, RESOURCE if _is_resource(v) else COMPLEX, None, k)
+                else:
+                    value = _value(v, ctx, KEEP, None, k)
+            else:
+                value = _value(v, ctx, kind, child, k)
         if value is not None and value != [] and value != {}:
             out[k] = value
     return out
 
 
 def _is_resource(v) -> bool:
-    return isinstance(v, dict) and isinstance(v.get("resourceType"), str)
+    return type(v) is dict and isinstance(v.get("resourceType"), str)
 
 
 def _value(v, ctx: _Ctx, kind: str, child, key: str):
-    from transforms.deid.fhir_paths import BINARY, COMPLEX, DATE, KEEP, RESOURCE, TEXT, XHTML
-
-    if isinstance(v, list):
+    t = type(v)
+    if t is str:
+        if key == "reference":
+            return _rewrite_reference(v, ctx)
+        if kind == KEEP:
+            if key == "uid" and _OID.match(v):
+                ctx.counts["uid_keyed"] += 1
+                return keyed_uid(ctx.secret, v)
+            return v
+        if kind == DATE:
+            shifted = shift_fhir_date(v, ctx.shift)
+            if shifted is not None:
+                ctx.counts["date_shifted"] += 1
+                return shifted
+            if len(v) == 4 and v.isdigit():
+                return v  # a year alone is not an identifying date (Safe Harbor)
+            ctx.counts["unparseable_date_removed"] += 1
+            return None
+        if kind == XHTML:
+            return _deid_div(v, ctx)
+        if kind == BINARY:
+            ctx.counts["binary_removed"] += 1
+            return None
+        if kind == RESOURCE or kind == COMPLEX:
+            return ctx.text(v)  # a string where an object belongs: free text
+        if key in ID_LIKE:
+            return ctx.identifier(v, key)
+        ctx.counts["string_deidentified"] += 1
+        return ctx.text(v)  # TEXT, and anything the rules above did not claim
+    if t is list:
         items = [_value(x, ctx, kind, child, key) for x in v]
         return [x for x in items if x is not None and x != {}]
-    if v is None or isinstance(v, (bool, int, float)):
-        return v
-    if kind == RESOURCE or _is_resource(v):
-        return _walk_resource(v, ctx) if isinstance(v, dict) else None
-    if isinstance(v, dict):
+    if t is dict:
+        if kind == RESOURCE or isinstance(v.get("resourceType"), str):
+            return _walk_resource(v, ctx)
         return _walk_object(v, ctx, child, child.__name__ if child is not None else "")
-    if not isinstance(v, str):
-        return None
-    if key == "reference":
-        return _rewrite_reference(v, ctx)
-    if kind == KEEP:
-        if key == "uid" and _OID.match(v):
-            ctx.counts["uid_keyed"] += 1
-            return keyed_uid(ctx.secret, v)
+    if v is None or t in (bool, int, float):
         return v
-    if kind == DATE:
-        shifted = shift_fhir_date(v, ctx.shift)
-        if shifted is not None:
-            ctx.counts["date_shifted"] += 1
-            return shifted
-        if re.fullmatch(r"\d{4}", v):
-            return v  # a year alone is not an identifying date (Safe Harbor)
-        ctx.counts["unparseable_date_removed"] += 1
-        return None
-    if kind == XHTML:
-        return _deid_div(v, ctx)
-    if kind == BINARY:
-        ctx.counts["binary_removed"] += 1
-        return None
-    if key in ID_LIKE:
-        return ctx.identifier(v, key)
-    ctx.counts["string_deidentified"] += 1
-    return ctx.text(v)  # TEXT, and anything the rules above did not claim
+    return None
 
 
 # ------------------------------------------------------------------------------ datatype rules
 def _coding(node, ctx: _Ctx, klass):
-    from transforms.deid.fhir_paths import field_kinds
     from transforms.terminology.displays import display_language
 
     out = _fields(node, ctx, klass, field_kinds(klass) if klass is not None else None, skip=("display",))
@@ -206,16 +208,12 @@ def _coding(node, ctx: _Ctx, klass):
 
 
 def _reference(node, ctx: _Ctx, klass):
-    from transforms.deid.fhir_paths import field_kinds
-
     if "display" in node:
         ctx.counts["reference_display_removed"] += 1  # displays of references name people and places
     return _fields(node, ctx, klass, field_kinds(klass) if klass is not None else None, skip=("display",)) or None
 
 
 def _identifier(node, ctx: _Ctx, klass):
-    from transforms.deid.fhir_paths import field_kinds
-
     out = _fields(node, ctx, klass, field_kinds(klass) if klass is not None else None, skip=("value",))
     if isinstance(node.get("value"), str):
         out["value"] = ctx.identifier(node["value"], node.get("system"))
@@ -269,8 +267,6 @@ def _meta(node, ctx: _Ctx, klass):
 
 
 def _extension(node, ctx: _Ctx, klass):
-    from transforms.deid.fhir_paths import field_kinds
-
     out = _fields(node, ctx, klass, field_kinds(klass) if klass is not None else None)
     if not any(k.startswith("value") or k == "extension" for k in out):
         ctx.counts["extension_removed_empty"] += 1  # its value was a name, a telecom, binary...
@@ -281,8 +277,6 @@ def _extension(node, ctx: _Ctx, klass):
 def _extensions(exts, ctx: _Ctx):
     if not isinstance(exts, list):
         return None
-    from transforms.deid.fhir_paths import model_class
-
     klass = model_class(ctx.version, "Extension")
     out = []
     for e in exts:

@@ -117,20 +117,39 @@ class DeidentifyRecord(_TextDeidFn):
 
     # -- helpers ---------------------------------------------------------------------------
     def _text_deid(self, shift: int, known):
+        from transforms.deid.clean_texts import CleanTexts, known_tokens
+
         memo: dict = {}  # a note is often stored twice (DocumentReference and DiagnosticReport.presentedForm)
+        if getattr(self, "clean", None) is None:
+            self.clean = CleanTexts()  # texts found clean for earlier patients of this worker
+        clean, tokens = self.clean, known_tokens(known)
 
         def deid(text: str, language: str | None = None):
             key = (text, language)
             if key not in memo:
-                memo[key] = self.text.deidentify(text, language=language or _lang(text), date_shift_days=shift,
-                                                 known=known)
+                lang = language or _lang(text)
+                if clean.unchanged((text, lang), tokens):
+                    memo[key] = (text, {})
+                else:
+                    memo[key] = self.text.deidentify(text, language=lang, date_shift_days=shift, known=known)
+                    clean.remember((text, lang), memo[key])
             return memo[key]
 
         def prefill(keys) -> None:
             """De-identify the (text, language) pairs a later pass will ask for, spaCy batched."""
-            todo = [k for k in dict.fromkeys(keys) if k not in memo and k[0] and k[0].strip()]
-            items = [(t, lang or _lang(t), shift, known) for t, lang in todo]
-            memo.update(zip(todo, self.text.deidentify_many(items)))
+            todo = []
+            for k in dict.fromkeys(keys):
+                if k in memo or not k[0] or not k[0].strip():
+                    continue
+                lang = k[1] or _lang(k[0])
+                if clean.unchanged((k[0], lang), tokens):
+                    memo[k] = (k[0], {})
+                else:
+                    todo.append((k, lang))
+            results = self.text.deidentify_many([(k[0], lang, shift, known) for k, lang in todo])
+            for (k, lang), result in zip(todo, results):
+                memo[k] = result
+                clean.remember((k[0], lang), result)
 
         deid.prefill = prefill
         return deid
