@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.deid.test_fhir_deid import clinical_codes as _codes
+from transforms.deid.files import output_path
 
 
 def _resources(path):
@@ -35,7 +36,8 @@ def test_deid_of_synthea_bundles_leaves_no_identifier_and_keeps_codes(shared_dat
     inputs = sorted(src.glob("*.json.gz"))
     checked = 0
     for f in inputs:
-        before, after = _resources(f), _resources(out / f.name)
+        keyed = output_path(b"all-synthea-test-secret-0123", f.name, "fhir-json", True)  # names are keyed
+        before, after = _resources(f), _resources(out / keyed)
         assert _codes(after) == _codes(before), f.name
         text = json.dumps(after)
         text += " ".join(base64.b64decode(a["data"]).decode("utf-8", "ignore") for r in after
