@@ -1,7 +1,8 @@
 """Free text -> concepts: synonym dictionary (EN + ZH) matched with an Aho-Corasick automaton.
 
-Negation and uncertainty cues in a short window before a mention (same sentence) mark it, so
-"denies hypertension" or "否认高血压" never becomes a diagnosis code.
+Each mention carries its clinical context (negated, uncertain, historical, family, hypothetical,
+screening/procedure; see ``transforms.context``), so "denies hypertension", "否认高血压",
+"家族史：母亲患高血压" or "depression screening (procedure)" never becomes the patient's diagnosis.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import ahocorasick
 import yaml
 
 DATA = Path(__file__).resolve().parent / "data" / "synonyms.yaml"
-_SENTENCE_BREAK = re.compile(r"[.。!！;；\n]")
 
 
 def _fold(text: str) -> str:
@@ -52,34 +52,18 @@ def _bounded(text: str, start: int, end: int) -> bool:
     return not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum())
 
 
-def _cue_before(folded: str, start: int, cues: list[str], window: int) -> bool:
-    left = folded[max(0, start - window):start]
-    brk = list(_SENTENCE_BREAK.finditer(left))
-    if brk:
-        left = left[brk[-1].end():]
-    for cue in cues:
-        c = _fold(cue)
-        idx = left.rfind(c)
-        if idx < 0:
-            continue
-        if c[0].isascii() and c[0].isalpha():
-            b = left[idx - 1] if idx > 0 else " "
-            a = left[idx + len(c)] if idx + len(c) < len(left) else " "
-            if b.isalnum() or a.isalnum():
-                continue
-        return True
-    return False
-
-
 def tag_concepts(text: str, language: str = "en") -> list[dict]:
-    d = dictionary()
+    """Concept mentions with their clinical context (``transforms.context``): ``context`` lists the
+    categories that modify the mention, ``current`` says whether the patient has it now."""
+    from transforms.context import assert_context, patient_has_now
+
     folded = _fold(text)
     exact_text = unicodedata.normalize("NFKC", text)
-    if len(folded) != len(text):  # NFKC changed lengths (rare ligatures): match on the folded text only
-        text = folded
     folded_a, exact_a = _automata()
     found = []
     for automaton, hay in ((folded_a, folded), (exact_a, exact_text)):
+        if automaton is exact_a and len(exact_text) != len(folded):
+            hay = folded  # NFKC + casefold changed lengths (rare ligatures): positions on the folded text
         for end, (code, term) in automaton.iter(hay):
             start = end - len(_fold(term) if automaton is folded_a else term) + 1
             if not _bounded(hay, start, end + 1):
@@ -87,22 +71,27 @@ def tag_concepts(text: str, language: str = "en") -> list[dict]:
             found.append((start, end + 1, code, term))
     # keep the longest match at each position
     found.sort(key=lambda f: (f[0], -(f[1] - f[0])))
-    out, last_end = [], -1
-    neg = d["negation_cues"]
-    unc = d["uncertainty_cues"]
-    win = d["window_chars"]
+    kept, last_end = [], -1
     for start, end, code, term in found:
         if start < last_end:
             continue
         last_end = end
-        cjk = _is_cjk(folded[start])
-        w = win["zh"] if cjk else win["en"]
-        cues_n = neg["zh"] if cjk else neg["en"]
-        cues_u = unc["zh"] if cjk else unc["en"]
+        kept.append((start, end, code, term))
+    contexts = assert_context(folded, [(s, e) for s, e, _, _ in kept], language)
+    chronic = chronic_codes()
+    out = []
+    for (start, end, code, term), ctx in zip(kept, contexts):
         out.append({"code": code, "term": term, "start": start, "end": end,
-                    "negated": _cue_before(folded, start, cues_n, w),
-                    "uncertain": _cue_before(folded, start, cues_u, w)})
+                    "context": sorted(ctx), "cues": dict(sorted(ctx.items())),
+                    "negated": "NEGATED" in ctx, "uncertain": "POSSIBLE" in ctx,
+                    "current": patient_has_now(ctx, code in chronic)})
     return out
+
+
+@lru_cache(maxsize=1)
+def chronic_codes() -> frozenset:
+    """Concepts whose history means presence ("history of hypertension": still hypertensive)."""
+    return frozenset(c["code"] for c in dictionary()["concepts"] if c.get("chronic"))
 
 
 def preferred_display(code: str, language: str = "en") -> str | None:

@@ -3,7 +3,8 @@
 Per de-identified patient record: coded Conditions (and other coded diagnoses) are normalised
 and mapped to ICD-10 categories (``disease_codes`` with the mapping path in
 ``disease_evidence``); lab Observations get a canonical UCUM unit and plausibility flags; each
-document is tagged with the concepts its text mentions (negated or uncertain mentions excluded)
+document is tagged with the concepts its text says the patient has now (transforms/context: negated,
+uncertain, family, hypothetical, screening and past acute mentions excluded)
 and carries the patient's codes. Standalone documents get their text concepts only.
 Coding statistics (valid/invalid/unmapped by system) go to the ``terminology`` ledger.
 """
@@ -24,8 +25,7 @@ def _category(code: str) -> str:
 def text_codes(text: str, language: str) -> list[str]:
     from transforms.terminology.concepts import tag_concepts
 
-    return sorted({_category(m["code"]) for m in tag_concepts(text, language)
-                   if not m.get("negated") and not m.get("uncertain")})
+    return sorted({_category(m["code"]) for m in tag_concepts(text, language) if m["current"]})
 
 
 class AnnotateRecord(beam.DoFn):
