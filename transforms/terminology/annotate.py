@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from transforms.terminology.categories import condition_category
 from transforms.terminology.codesystems import normalize_coding
 from transforms.terminology.maps import code_map
 
@@ -36,6 +37,7 @@ def annotate_patient_codes(resources: list[dict], extra_maps: tuple[str, ...] = 
         if rtype == "Condition":
             stats["conditions"] += 1
         got = None
+        unmapped_source = None
         for coding in _codings(res):
             n = normalize_coding(coding.get("system"), coding.get("code"), coding.get("display"))
             stats[f"{n['system_name']}.{'valid' if n['valid_format'] else 'invalid'}"] += 1
@@ -47,6 +49,7 @@ def annotate_patient_codes(resources: list[dict], extra_maps: tuple[str, ...] = 
                     got = got or (row["target_code"].replace(".", "")[:3].upper(), "mapped-from-snomed")
                 elif n["system_name"] == "SNOMED-CT":
                     unmapped[n["code"]] += 1
+                    unmapped_source = unmapped_source or (row or {}).get("map_source")
         if got:
             codes.add(got[0])
             evidence.append({"code": got[0], "path": got[1], "resource_type": rtype})
@@ -54,6 +57,11 @@ def annotate_patient_codes(resources: list[dict], extra_maps: tuple[str, ...] = 
                 stats["conditions_with_icd10"] += 1
         elif rtype == "Condition":
             stats["conditions_without_icd10"] += 1
+        if rtype == "Condition":  # the coverage target counts clinical conditions only
+            kind = condition_category(got[0] if got else None, unmapped_source)
+            stats[f"conditions_{kind}"] += 1
+            if kind == "clinical" and got:
+                stats["conditions_clinical_with_icd10"] += 1
     unique_evidence = sorted({(e["code"], e["path"], e["resource_type"]) for e in evidence})
     return {"disease_codes": sorted(codes),
             "disease_evidence": [{"code": c, "path": p, "resource_type": r} for c, p, r in unique_evidence],
