@@ -146,8 +146,11 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     from transforms.deid.stage import Deidentify
     from transforms.io.read import ReadSources
     from transforms.link.group_by_patient import GroupByPatient
+    from transforms.quality.boilerplate import StripBoilerplate
     from transforms.quality.stage import ScoreDocuments
     from transforms.split.stage import SplitAndDecontaminate
+    from transforms.tasks.dedup import DedupExamples
+    from transforms.tasks.linearise import LineariseRecords
     from transforms.tasks.stage import BuildExamples
     from transforms.terminology.displays import NormalizeDisplays
     from transforms.terminology.stage import NormalizeTerminology
@@ -163,18 +166,23 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
         (ctx.config.get("link") or {}).get("identifier_systems"))
     deid = (linked["records"], linked["standalone"]) | "Deidentify" >> Deidentify(ctx)
     coded = (deid["records"], deid["documents"]) | "Terminology" >> NormalizeTerminology(ctx)
-    scored = coded["documents"] | "Quality" >> ScoreDocuments(ctx)
-    unique = scored["documents"] | "Dedup" >> DropDuplicates(ctx)
-    tiered = unique["documents"] | "Tier" >> TierDocuments(ctx)
     displayed = coded["records"] | "Displays" >> NormalizeDisplays(
         tuple((ctx.config.get("terminology") or {}).get("display_tables") or []))
-    examples = displayed | "Tasks" >> BuildExamples(ctx)
-    split = (tiered["documents"], examples["examples"], examples["strata"]) | "Split" >> SplitAndDecontaminate(ctx)
+    summaries = displayed | "Linearise" >> LineariseRecords()
+    texts = (coded["documents"], summaries["documents"]) | "NotesAndSummaries" >> beam.Flatten()
+    stripped = texts | "Boilerplate" >> StripBoilerplate(ctx.quality_policy)
+    scored = stripped["documents"] | "Quality" >> ScoreDocuments(ctx)
+    unique = scored["documents"] | "Dedup" >> DropDuplicates(ctx)
+    tiered = unique["documents"] | "Tier" >> TierDocuments(ctx)
+    examples = (displayed, tiered["documents"]) | "Tasks" >> BuildExamples(ctx)
+    distinct = examples["examples"] | "ExampleDedup" >> DedupExamples(ctx)
+    split = (tiered["documents"], distinct["examples"], examples["strata"]) | "Split" >> SplitAndDecontaminate(ctx)
 
-    rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], scored["rejected"],
-                tiered["rejected"], examples["rejected"]]
-    events = [read["events"], linked["events"], deid["events"], coded["events"], scored["events"], unique["events"],
-              tiered["events"], examples["events"], split["events"]]
+    rejected = [read["rejected"], linked["rejected"], deid["rejected"], coded["rejected"], stripped["rejected"],
+                scored["rejected"], tiered["rejected"], examples["rejected"]]
+    events = [read["events"], linked["events"], deid["events"], coded["events"], summaries["events"],
+              stripped["events"], scored["events"], unique["events"], tiered["events"], examples["events"],
+              distinct["events"], split["events"]]
     versions = ctx.stage_versions()
     lineage_rows = []
     for name, schema in SPLITS.items():

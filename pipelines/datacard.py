@@ -67,6 +67,13 @@ def write_data_card(out_dir: str, manifest: dict) -> str:
         ps = cell["per_split"]
         lines.append(f"| {cell['task_id']}{' (blind spot)' if cell['blind_spot'] else ''} | {cell['disease']} | "
                      f"{cell['scenario']} | {ps['pretraining']} | {ps['sft']} | {ps['preference']} | {ps['evaluation']} |")
+    dist = manifest["matrix"].get("distribution") or {}
+    if dist:
+        scenarios = sorted({sc for v in dist.values() for sc in v})
+        lines += ["", "## Examples per disease and scenario", "",
+                  "An example counts for the diseases its answer names.", "",
+                  "| disease | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
+        lines += [f"| {d} | " + " | ".join(str(v.get(sc, 0)) for sc in scenarios) + " |" for d, v in dist.items()]
     gaps = manifest["matrix"]["blind_spots"]
     lines += ["", "## Known gaps", "",
               f"- Blind spots (cells below their minimum): {', '.join(gaps) if gaps else 'none'}",

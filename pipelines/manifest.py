@@ -26,11 +26,13 @@ from transforms.write.stats import STATS_FILE
 CHAINS = [
     ("units", "read", "link"),
     ("units", "link", "deid"),
-    ("documents", "deid", "quality"),
+    ("documents", ("deid", "linearise"), "boilerplate"),
+    ("documents", "boilerplate", "quality"),
     ("documents", "quality", "dedup"),
     ("documents", "dedup", "tier"),
     ("documents", "tier", "split"),
-    ("examples", "tasks", "split"),
+    ("examples", "tasks", "example_dedup"),
+    ("examples", "example_dedup", "split"),
 ]
 
 
@@ -70,12 +72,12 @@ def reconcile(ledgers: dict, rows_written: dict[str, int], rows_counted: dict[st
                 problems.append(f"{ledger}/{stage}: in {st['in']} != out {st['out']} + filtered "
                                 f"{_sum(st['filtered'])} + rejected {_sum(st['rejected'])}")
     for ledger, a, b in CHAINS:
-        sa = (ledgers.get(ledger) or {}).get(a)
+        sources = a if isinstance(a, tuple) else (a,)
+        passed = sum(((ledgers.get(ledger) or {}).get(x) or {}).get("out", 0) for x in sources)
         sb = (ledgers.get(ledger) or {}).get(b)
-        passed = sa["out"] if sa else 0
         received = sb["in"] if sb else 0
         if passed != received:
-            problems.append(f"{ledger}: {a} passed on {passed} but {b} received {received}")
+            problems.append(f"{ledger}: {' + '.join(sources)} passed on {passed} but {b} received {received}")
     units = ledgers.get("units") or {}
     read = units.get("read", {}).get("in", 0)
     written = units.get("deid", {}).get("out", 0)
@@ -141,28 +143,50 @@ def _stat_block(ledgers: dict, ledger: str) -> dict:
 
 
 def matrix_fill(out_dir: str, matrix_path: str) -> dict:
-    """Examples per (disease, scenario, task) cell and split, and the blind spots."""
+    """Examples per task cell and split, the distribution of examples per (disease, scenario) — an
+    example counts for the diseases its answer names — and the blind spots: task cells, and (disease,
+    scenario) cells a task serves, holding fewer examples than their minimum (the task's quota.min,
+    at least the matrix's ``blind_spot_min``)."""
     from transforms.tiering.matrix import load_matrix
 
     matrix = load_matrix(matrix_path)
     counts: dict = defaultdict(lambda: defaultdict(int))
+    dist: dict = defaultdict(lambda: defaultdict(int))
+    docs_per_disease: dict = defaultdict(int)
     for split in SPLITS:
         result = FileSystems.match([FileSystems.join(out_dir, split, "*.parquet")])[0]
         for meta in result.metadata_list:
             with FileSystems.open(meta.path) as fh:
-                table = pq.read_table(pq_buffer(fh.read()), columns=["task_id"])
-            for task_id in table.column("task_id").to_pylist():
+                table = pq.read_table(pq_buffer(fh.read()), columns=["task_id", "disease_ids", "scenario_ids"])
+            for task_id, diseases, scenarios in zip(*(table.column(c).to_pylist()
+                                                      for c in ("task_id", "disease_ids", "scenario_ids"))):
+                if split == "pretraining":
+                    for d in diseases or []:
+                        docs_per_disease[d] += 1
+                    continue
                 if task_id:
                     counts[task_id][split] += 1
+                for d in diseases or ["(no disease)"]:
+                    for sc in scenarios or ["(no scenario)"]:
+                        dist[d][sc] += 1
+    floor = int(getattr(matrix, "blind_spot_min", 1))
     cells = []
     for task in matrix.tasks:
         per_split = {s: counts.get(task["id"], {}).get(s, 0) for s in SPLITS}
         total = sum(per_split.values())
-        minimum = int((task.get("quota") or {}).get("min", 1))
+        minimum = max(int((task.get("quota") or {}).get("min", 1)), floor)
         cells.append({"task_id": task["id"], "disease": task.get("disease"), "scenario": task.get("scenario"),
                       "per_split": per_split, "total": total, "min": minimum, "blind_spot": total < minimum})
-    return {"version": matrix.version, "cells": cells,
-            "blind_spots": [c["task_id"] for c in cells if c["blind_spot"]]}
+    served = defaultdict(set)  # scenario -> diseases a task serves there
+    disease_ids = [d["id"] for d in matrix.diseases]
+    for task in matrix.tasks:
+        served[task["scenario"]].update(disease_ids if task.get("disease") == "*" else [task.get("disease")])
+    gaps = sorted(f"{d} x {sc}" for sc, ds in served.items() for d in ds if dist.get(d, {}).get(sc, 0) < floor)
+    return {"version": matrix.version, "blind_spot_min": floor, "cells": cells,
+            "blind_spots": [c["task_id"] for c in cells if c["blind_spot"]],
+            "distribution": {d: dict(sorted(v.items())) for d, v in sorted(dist.items())},
+            "pretraining_documents_per_disease": dict(sorted(docs_per_disease.items())),
+            "disease_scenario_gaps": gaps}
 
 
 def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, config_hash: str, secret,

@@ -217,25 +217,35 @@ def _signals(out: Path) -> list[str]:
 def _matrix(m: dict) -> list[str]:
     import plotly.graph_objects as go
 
-    cells = (m.get("matrix") or {}).get("cells") or []
+    mx = m.get("matrix") or {}
+    cells = mx.get("cells") or []
     if not cells:
         return ["<p>No matrix.</p>"]
-    diseases = sorted({c["disease"] for c in cells})
-    scenarios = sorted({c["scenario"] for c in cells})
+    dist = mx.get("distribution") or {}
+    gaps = set(mx.get("disease_scenario_gaps") or [])
+    diseases = sorted(set(dist) | {g.split(" x ")[0] for g in gaps} | {c["disease"] for c in cells if c["disease"] != "*"})
+    scenarios = sorted({sc for v in dist.values() for sc in v} | {g.split(" x ")[1] for g in gaps}
+                       | {c["scenario"] for c in cells})
     z = [[None] * len(scenarios) for _ in diseases]
     text = [[""] * len(scenarios) for _ in diseases]
-    for c in cells:
-        i, j = diseases.index(c["disease"]), scenarios.index(c["scenario"])
-        z[i][j] = (z[i][j] or 0) + c["total"]
-        mark = "✕ " if c["blind_spot"] else ""
-        text[i][j] = (text[i][j] + " " if text[i][j] else "") + f"{mark}{c['total']}"
+    for i, d in enumerate(diseases):
+        for j, sc in enumerate(scenarios):
+            n = (dist.get(d) or {}).get(sc)
+            gap = f"{d} x {sc}" in gaps
+            if n is not None or gap:
+                z[i][j] = n or 0
+                text[i][j] = ("✕ " if gap else "") + str(n or 0)
     fig = go.Figure(go.Heatmap(z=z, x=scenarios, y=diseases, text=text, texttemplate="%{text}",
                                colorscale="Blues", hoverongaps=False, colorbar=dict(title="examples")))
-    fig.update_layout(title="Disease × scenario matrix: examples per cell (✕ = blind spot, below its minimum; "
-                            "blank = no task defined)")
-    blind = m["matrix"].get("blind_spots") or []
-    return [_fig_html(fig, 200 + 22 * len(diseases)),
-            f"<p>Blind spots ({len(blind)}): {html.escape(', '.join(blind)) if blind else 'none'}.</p>"]
+    fig.update_layout(title="Disease × scenario matrix: examples per cell (an example counts for the diseases its answer names; "
+                            f"✕ = served by a task but below {mx.get('blind_spot_min', 1)}; blank = no task)")
+    blind = mx.get("blind_spots") or []
+    task_rows = [(c["task_id"], c["disease"], c["scenario"], c["total"], c["min"], "blind spot" if c["blind_spot"] else "")
+                 for c in cells]
+    return [_fig_html(fig, 220 + 22 * len(diseases)),
+            f"<p>Task cells below their minimum ({len(blind)}): {html.escape(', '.join(blind)) if blind else 'none'}. "
+            f"Disease × scenario cells served by a task but below the minimum: {len(gaps)}.</p>",
+            _table(["task", "disease", "scenario", "examples", "minimum", ""], task_rows)]
 
 
 def _terminology(m: dict) -> list[str]:

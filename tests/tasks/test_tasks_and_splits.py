@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from transforms.split.assign import leakage_check, split_family
 from transforms.split.decontaminate import Decontaminate, load_benchmarks, ngram_keys
 from transforms.tasks import build_examples_for_record, register_builder
-from transforms.tasks.builders import corrupt
+from transforms.tasks.builders import corruptions
 from transforms.terminology.annotate import annotate_patient_codes
 from transforms.tiering.matrix import MatrixError, classify, icd10_matches, load_matrix
 
@@ -46,7 +46,8 @@ def examples():
 
 def test_builders_produce_valid_chat_examples_with_annotation_levels(examples):
     kinds = {e["builder"] for e in examples}
-    assert {"note_to_diagnoses", "lab_interpretation", "preference_corruption", "discharge_summary"} <= kinds
+    assert {"note_to_diagnoses", "lab_interpretation", "near_miss_pairs", "discharge_summary", "record_summary",
+            "triage", "consultation"} <= kinds
     for e in examples:
         assert e["annotation_level"] in ("none", "weak", "fine") and e["tier"] == "task"
         if "messages" in e:
@@ -60,9 +61,9 @@ def test_quotas_are_respected_and_examples_are_deterministic(examples):
     from collections import Counter
 
     matrix = load_matrix()
-    per = Counter((e["patient_key"], e["task_id"]) for e in examples)
+    per = Counter((e["patient_key"], e["task_id"], e["language"]) for e in examples)
     quota = {t["id"]: t["quota"]["max"] for t in matrix.tasks}
-    assert all(n <= quota[task] for (_, task), n in per.items())
+    assert all(n <= quota[task] for (_, task, _), n in per.items())
     again = []
     for f in sorted(SAMPLE.glob("*.json.gz")):
         again += build_examples_for_record(record_from_bundle(f), matrix)
@@ -79,9 +80,16 @@ def test_chinese_notes_get_chinese_prompts():
 
 
 def test_corruptions_are_recorded_and_change_the_answer():
+    answer = "E11.9 - Type 2 diabetes mellitus without complications\nI10 - Essential (primary) hypertension"
+    rec = {"resources": [{"resourceType": "Condition", "code": {"coding": [
+        {"system": "http://snomed.info/sct", "code": "195662009", "display": "Acute viral pharyngitis (disorder)"}]}}]}
+    kinds = set()
     for key in ("a", "b", "c", "d", "e", "f"):
-        bad, kind = corrupt("I10 - Essential hypertension\nE11 - Type 2 diabetes", key, "en")
-        assert kind in ("wrong_code", "negation_flipped", "hallucinated_finding") and bad != "I10 - Essential hypertension\nE11 - Type 2 diabetes"
+        options = corruptions({"messages": [{}, {"content": answer}], "example_id": key, "language": "en"}, rec,
+                              "note_to_diagnoses")
+        assert options and all(v != answer for v in options.values())
+        kinds |= set(options)
+    assert kinds == {"sibling_code", "missed_diagnosis", "unsupported_diagnosis"}
 
 
 def test_a_user_registered_builder_runs_for_its_task(tmp_path):

@@ -12,6 +12,9 @@
   with the evaluation set or a user benchmark (counted by benchmark).
 * A hard leakage check records any patient_key or dedup cluster that ends in both evaluation and
   a training split; the driver fails the run on it.
+* Guideline and literature documents (no patient) follow the split group of the QA examples built
+  from them (``doc:<dedup cluster>``): when that group is held out for evaluation, the document is
+  held out of pretraining (``held_out_evaluation_source``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from transforms.base import EVENTS, FILTERED, IN, OUT, event
 from transforms.write.rows import example_row, example_text, pretraining_row
 
 STAGE = "split"
+#: standalone document types that QA examples are built from (transforms/tasks/guideline.py)
+QA_SOURCE_TYPES = ("document", "guideline", "literature")
 TRAINING = ("pretraining", "sft", "preference")
 
 
@@ -45,6 +50,12 @@ class _AssignDocument(beam.DoFn):
             if family == "evaluation":
                 yield event("documents", STAGE, FILTERED, "held_out_evaluation_patient", doc["source_kind"])
                 return
+        elif doc.get("doc_type") in QA_SOURCE_TYPES:
+            # guideline / literature text whose statements are evaluation questions stays out of training
+            group = "doc:" + (doc.get("dedup_cluster") or doc["doc_id"])
+            if split_family(group, self.secret, self.ratios) == "evaluation":
+                yield event("documents", STAGE, FILTERED, "held_out_evaluation_source", doc["source_kind"])
+                return
         yield ("pretraining", pretraining_row(doc))
 
 
@@ -58,7 +69,7 @@ class _AssignExample(beam.DoFn):
 
         kind = example_kind(ex)
         yield event("examples", STAGE, IN, "", kind)
-        group = ex.get("patient_key") or ex.get("dedup_cluster") or ex["example_id"]
+        group = ex.get("patient_key") or ex.get("split_group") or ex.get("dedup_cluster") or ex["example_id"]
         family = ex.pop("_family", None) or split_family(group, self.secret, self.ratios)
         allowed = set(ex.get("sets") or ("sft", "preference", "evaluation"))
         if family == "evaluation":

@@ -1,18 +1,22 @@
 """Task builder registry: ``@register_builder("name")`` on ``fn(record, task, ctx) -> iterable of examples``.
 
-Users add a builder by registering a function in a module listed under ``tasks.builders`` in the
-build config; the task stage imports those modules on every worker before building.
+``kind="record"`` builders (the default) get a de-identified patient record; ``kind="document"`` builders
+get one standalone document (guidelines, literature). Users add a builder by registering a function in a
+module listed under ``tasks.builders`` in the build config; the task stage imports those modules on every
+worker before building.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 BUILDERS: dict[str, Callable] = {}
+KINDS: dict[str, str] = {}
 
 
-def register_builder(name: str):
+def register_builder(name: str, kind: str = "record"):
     def wrap(fn):
         BUILDERS[name] = fn
+        KINDS[name] = kind
         return fn
 
     return wrap

@@ -68,6 +68,39 @@ def event_out(ex: dict):
     return event("examples", "tasks", OUT, ex.get("task_id") or "", ex.get("set") or "")
 
 
+class BuildForDocument(beam.DoFn):
+    """Standalone documents (guidelines, literature) -> examples of the matrix's document tasks."""
+
+    def __init__(self, matrix_path: str, builder_modules: list[str]):
+        super().__init__()
+        self.matrix_path = matrix_path
+        self.builder_modules = list(builder_modules)
+        self.matrix = None
+
+    def setup(self):
+        from transforms.tiering.matrix import load_matrix
+
+        self.matrix = load_matrix(self.matrix_path)
+        for mod in self.builder_modules:
+            importlib.import_module(mod)
+
+    def process(self, doc: dict):
+        from transforms.tasks import build_examples_for_document
+
+        if doc.get("patient_key") or doc.get("modality") != "text":
+            return
+        try:
+            examples = build_examples_for_document(doc, self.matrix)
+        except Exception as exc:  # noqa: BLE001 - a document without examples is not a lost input
+            from transforms.base import event
+
+            yield event("tasks", "tasks", "error", f"document_builder_failed:{type(exc).__name__}", "text")
+            return
+        for ex in examples:
+            yield event_out(ex)
+            yield with_signals(ex, None)
+
+
 class ReadLabels(beam.DoFn):
     """Imported expert labels / human preference rankings (JSONL) -> examples with annotation ``fine``.
 
@@ -109,7 +142,8 @@ class ReadLabels(beam.DoFn):
 
 
 class BuildExamples(beam.PTransform):
-    """de-identified records (+ imported label files) -> {"examples", "rejected", "events"}."""
+    """(de-identified records, standalone documents) (+ imported label files) -> {"examples", "rejected",
+    "events", "strata"}."""
 
     def __init__(self, ctx):
         super().__init__()
@@ -118,10 +152,15 @@ class BuildExamples(beam.PTransform):
         self.builder_modules = list(tasks.get("builders") or [])
         self.labels = list(tasks.get("labels") or [])
 
-    def expand(self, records):
+    def expand(self, pcolls):
+        records, documents = pcolls
         res = records | "Build" >> beam.ParDo(BuildForRecord(self.matrix_path, self.builder_modules)).with_outputs(
             "rejected", "strata", EVENTS, main="examples")
-        examples, rejected, events = res.examples, res.rejected, res[EVENTS]
+        docs = documents | "BuildForDocuments" >> beam.ParDo(
+            BuildForDocument(self.matrix_path, self.builder_modules)).with_outputs(EVENTS, main="examples")
+        examples = (res.examples, docs.examples) | "RecordAndDocumentExamples" >> beam.Flatten()
+        rejected = res.rejected
+        events = (res[EVENTS], docs[EVENTS]) | "RecordAndDocumentEvents" >> beam.Flatten()
         if self.labels:
             labels = (records.pipeline | "LabelFiles" >> beam.Create(self.labels)
                       | "ReadLabels" >> beam.ParDo(ReadLabels()).with_outputs("rejected", EVENTS, main="examples"))

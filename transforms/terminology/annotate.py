@@ -66,3 +66,24 @@ def annotate_patient_codes(resources: list[dict], extra_maps: tuple[str, ...] = 
     return {"disease_codes": sorted(codes),
             "disease_evidence": [{"code": c, "path": p, "resource_type": r} for c, p, r in unique_evidence],
             "coding_stats": dict(stats), "unmapped": dict(unmapped)}
+
+
+def encounter_codes(resources: list[dict], extra_maps: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """{encounter reference: ICD-10 categories of the clinical Conditions recorded at it}."""
+    from transforms.terminology.categories import is_diagnosis
+
+    table = code_map(extra_maps)
+    out: dict[str, set[str]] = {}
+    for res in resources:
+        if res.get("resourceType") != "Condition" or not isinstance(res.get("encounter"), dict):
+            continue
+        enc = res["encounter"].get("reference")
+        for coding in _codings(res):
+            n = normalize_coding(coding.get("system"), coding.get("code"), coding.get("display"))
+            cat = n["icd10_category"] if n["icd10_category"] and n["exists"] is not False else None
+            row = None if cat else table.get((coding.get("system") or "", n["code"]))
+            cat = cat or (row["target_code"].replace(".", "")[:3].upper() if row and row.get("target_code") else None)
+            if cat and enc and is_diagnosis(cat):
+                out.setdefault(enc, set()).add(cat)
+                break
+    return out

@@ -8,7 +8,7 @@ The preferred display of a (code system, code) in a language comes from, in this
    hospital's preferred Chinese terms or a licensed SNOMED CT / LOINC description extract;
 2. the shipped tables: for ICD-10 codes, the CMS ICD-10-CM description (``simple-icd-10-cm``) in
    English and the Chinese preferred term of the code's category in the synonym dictionary
-   (``data/synonyms.yaml``);
+   (``data/synonyms.yaml``), else in the category table (``data/icd10_zh_categories.csv``);
 3. the display this corpus uses most often for the (system, code, language) in this run (ties: the
    alphabetically first), counted over every patient record by :class:`NormalizeDisplays`, so that
    sites which spell a concept differently still read the same;
@@ -74,6 +74,16 @@ def user_displays(paths: tuple[str, ...]) -> dict[tuple[str, str, str], str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def icd10_zh_categories() -> dict[str, str]:
+    """Chinese names of ICD-10 categories (``data/icd10_zh_categories.csv``)."""
+    import csv
+
+    path = Path(__file__).resolve().parent / "data" / "icd10_zh_categories.csv"
+    with open(path, encoding="utf-8") as fh:
+        return {r["category"]: r["display"] for r in csv.DictReader(line for line in fh if not line.startswith("#"))}
+
+
 @lru_cache(maxsize=65536)
 def icd10_display(code: str, language: str) -> str | None:
     """The shipped preferred display of an ICD-10 code or category: the synonym dictionary's Chinese
@@ -81,7 +91,8 @@ def icd10_display(code: str, language: str) -> str | None:
     from transforms.terminology.concepts import preferred_display as dictionary_term
 
     if language == "zh":  # the category's term: the code itself carries the finer detail
-        return dictionary_term(code.replace(".", "").upper()[:3], "zh")
+        category = code.replace(".", "").upper()[:3]
+        return dictionary_term(category, "zh") or icd10_zh_categories().get(category)
     try:
         import simple_icd_10_cm as cm
 

@@ -3,7 +3,8 @@
 Per de-identified patient record: coded Conditions (and other coded diagnoses) are normalised
 and mapped to ICD-10 categories (``disease_codes`` with the mapping path in
 ``disease_evidence``); lab Observations get a canonical UCUM unit and plausibility flags; each
-document is tagged with the concepts its text says the patient has now (transforms/context: negated,
+text document carries the clinical codes of its own visit and of its text (so a dental note of a
+patient who once had sinusitis is not sinusitis text), and is tagged with the concepts its text says the patient has now (transforms/context: negated,
 uncertain, family, hypothetical, screening and past acute mentions excluded)
 and carries the patient's codes. Standalone documents get their text concepts only.
 Coding statistics (valid/invalid/unmapped by system) go to the ``terminology`` ledger.
@@ -75,8 +76,14 @@ class AnnotateRecord(beam.DoFn):
 
         rec_signals = record_signals(record["resources"], observations, _flatten_stats(ann.get("coding_stats") or {}))
         record["record_signals"] = rec_signals
+        from transforms.terminology.annotate import encounter_codes
+
+        by_encounter = encounter_codes(record["resources"], self.extra_maps)
         for doc in record["documents"]:
-            doc["disease_codes"] = all_codes
+            # a document is about what was diagnosed at its visit and what its text affirms, not about
+            # every condition of the patient's lifetime (which the record keeps for the task builders)
+            doc["disease_codes"] = sorted(by_encounter.get(doc.get("encounter") or "", set())
+                                          | set(doc.get("text_codes") or [])) if doc["modality"] == "text" else all_codes
             doc["record_signals"] = rec_signals
             yield pvalue.TaggedOutput("documents", doc)
         yield event("patients", STAGE, OUT, "", "")

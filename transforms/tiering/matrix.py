@@ -13,7 +13,7 @@ from pipelines.errors import UserError
 DEFAULT = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "matrix.yaml"
 DISEASE_KEYS = {"id", "name_en", "name_zh", "icd10", "parent"}
 SCENARIO_KEYS = {"id", "name_en", "name_zh", "group", "modalities"}
-TASK_KEYS = {"id", "disease", "scenario", "builder", "sets", "annotation_level", "quota", "languages"}
+TASK_KEYS = {"id", "disease", "scenario", "builder", "sets", "annotation_level", "quota", "languages", "source"}
 GROUPS = {"medical_services", "pharmacy_services", "hospital_management", "insurance", "drug_rnd", "education",
           "research", "health_management", "elderly_care"}
 SETS = {"sft", "preference", "evaluation"}
@@ -32,6 +32,7 @@ class Matrix:
     diseases: list = field(default_factory=list)
     scenarios: list = field(default_factory=list)
     tasks: list = field(default_factory=list)
+    blind_spot_min: int = 1
 
 
 def icd10_matches(pattern: str, code: str) -> bool:
@@ -70,9 +71,12 @@ def load_matrix(path: str | Path | None = None) -> Matrix:
         raise MatrixError(f"matrix file is not valid YAML: {p}") from None
     if not isinstance(data, dict):
         raise MatrixError(f"matrix file must hold a mapping: {p}")
-    unknown = sorted(set(data) - {"version", "diseases", "scenarios", "tasks"})
+    unknown = sorted(set(data) - {"version", "diseases", "scenarios", "tasks", "blind_spot_min"})
     if unknown:
-        raise MatrixError(f"matrix: unknown top-level key '{unknown[0]}'; valid keys: diseases, scenarios, tasks, version")
+        raise MatrixError(f"matrix: unknown top-level key '{unknown[0]}'; valid keys: blind_spot_min, diseases, "
+                          "scenarios, tasks, version")
+    if not isinstance(data.get("blind_spot_min", 1), int) or data.get("blind_spot_min", 1) < 0:
+        raise MatrixError("matrix: blind_spot_min must be a whole number >= 0")
     diseases, scenarios, tasks = data.get("diseases") or [], data.get("scenarios") or [], data.get("tasks") or []
     for d in diseases:
         _check_keys(d, DISEASE_KEYS, "disease")
@@ -97,7 +101,7 @@ def load_matrix(path: str | Path | None = None) -> Matrix:
             raise MatrixError(f"matrix task '{t['id']}': sets must be a non-empty subset of {', '.join(sorted(SETS))}")
         if t.get("annotation_level", "weak") not in LEVELS:
             raise MatrixError(f"matrix task '{t['id']}': annotation_level must be one of none, weak, fine")
-    return Matrix(str(data.get("version", "unversioned")), diseases, scenarios, tasks)
+    return Matrix(str(data.get("version", "unversioned")), diseases, scenarios, tasks, int(data.get("blind_spot_min", 1)))
 
 
 def diseases_for(codes: list[str], matrix: Matrix) -> list[dict]:
