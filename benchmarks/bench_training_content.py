@@ -72,7 +72,7 @@ def duplicates(items: list[tuple[str, str]], threshold: float = 0.8) -> tuple[in
 
     seen, exact = set(), 0
     lsh = MinHashLSH(threshold=threshold, num_perm=128)
-    near = 0
+    near, sigs = 0, {}
     for i, (kind, text) in enumerate(items):
         key = kind + "\x1f" + norm(text)
         if key in seen:
@@ -81,10 +81,11 @@ def duplicates(items: list[tuple[str, str]], threshold: float = 0.8) -> tuple[in
         seen.add(key)
         m = MinHash(num_perm=128, seed=1)
         m.update_batch([s.encode() for s in sorted(shingles(text))])
-        found = [j for j in lsh.query(m) if j.split(":", 1)[0] == kind]
+        found = [j for j in lsh.query(m) if j.split(":", 1)[0] == kind and m.jaccard(sigs[j]) >= threshold]
         if found:
             near += 1
         lsh.insert(f"{kind}:{i}", m)
+        sigs[f"{kind}:{i}"] = m
     return exact, near
 
 

@@ -114,6 +114,28 @@ def write_instance(path: Path, *, patient: dict, study_uid: str, series_uid: str
     ds.save_as(path, enforce_file_format=True)
 
 
+#: Chest CTs of the two patients known only from their radiology reports (text notes en-003 and zh-004):
+#: the study date is the report's date, so the image is paired with its real report.
+REPORT_STUDIES = [
+    ({"name": [{"family": "Okafor", "given": ["Grace"]}], "gender": "female", "birthDate": "1957-09-30",
+      "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "EXT-5502"}],
+      "address": [{"line": ["77 Bayview Terrace"]}]}, "20220421", "CT chest without contrast", "study07/IM0007"),
+    ({"name": [{"family": "Liu", "given": ["Qiang"]}], "gender": "male", "birthDate": "1961-02-14",
+      "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "HIS-100203"}],
+      "address": [{"line": ["Wenyi Road 18"]}]}, "20220413", "Chest CT plain scan", "study08/IM0008.dcm"),
+]
+
+
+def write_report_studies() -> None:
+    for i, (patient, date, description, rel) in enumerate(REPORT_STUDIES):
+        path = OUT / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        uid = generate_uid(entropy_srcs=["medcorpus-sample-report-study", rel])
+        write_instance(path, patient=patient, study_uid=uid, series_uid=generate_uid(entropy_srcs=[uid, "series"]),
+                       sop_uid=generate_uid(entropy_srcs=[uid, "instance"]), modality="CT", date=date,
+                       fake=FAKE[(i + 4) % len(FAKE)], pixels_from="CT_small.dcm", description=description)
+
+
 def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -146,6 +168,7 @@ def main() -> None:
                            sop_uid=generate_uid(entropy_srcs=[uid, "us", "1"]), modality="US",
                            date=study["started"][:10].replace("-", ""), fake=FAKE[0],
                            pixels_from="SC_rgb_rle.dcm", description="Ultrasound still", burned_in=None)
+    write_report_studies()
     (OUT / "study01" / "README.txt").write_text("Not a DICOM file: the ingest stage must reject it with a reason.\n")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {sum(1 for p in OUT.rglob('*') if p.is_file())} files, {total} bytes to {OUT}")

@@ -110,7 +110,7 @@ def triage(record, task, ctx):
 def _history(record: dict, date: str, exclude: str, language: str) -> str:
     from transforms.tasks.medications import medication_list
 
-    chronic = sorted({got[1] for res in resources(record, "Condition") for got in [diagnosis(res, language)]
+    chronic = sorted({got[1].split(",")[0] for res in resources(record, "Condition") for got in [diagnosis(res, language)]
                       if got and got[0] != exclude and not res.get("abatementDateTime")
                       and str(res.get("onsetDateTime") or "")[:10] < date})
     meds, _ = medication_list(record, language, limit=5)
@@ -120,9 +120,13 @@ def _history(record: dict, date: str, exclude: str, language: str) -> str:
         parts = (["我有" + "、".join(chronic[:5])] if chronic else ["没有慢性病"]) + \
             (["在吃" + "、".join(m for m, _, _ in meds)] if meds else ["没有长期吃药"])
         return "，".join(parts) + "。"
-    parts = (["I have " + ", ".join(c.lower() for c in chronic[:5])] if chronic else ["I have no long-term conditions"]) + \
-        (["I take " + ", ".join(m for m, _, _ in meds)] if meds else ["I take no regular medicines"])
+    parts = (["I have " + _and([c.lower() for c in chronic[:5]])] if chronic else ["I have no long-term conditions"]) + \
+        (["I take " + _and([m for m, _, _ in meds])] if meds else ["I take no regular medicines"])
     return "; ".join(parts) + "."
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @register_builder("consultation")
@@ -143,7 +147,7 @@ def consultation(record, task, ctx):
             else:
                 opening = f"I've had {complaint(code, lang)}."
                 plan = f" It is usually treated with {', '.join(given)}." if given else ""
-                dx = f"{name.lower()} ({code})"
+                dx = f"{name.split(',')[0].lower()} ({code}: {name})"
             turns = chat(p["open"].format(who=who(record, date, lang), complaint=opening), p["ask"],
                          p["history"].format(history=_history(record, date, code, lang)),
                          p["assess"].format(diagnosis=dx, plan=plan))

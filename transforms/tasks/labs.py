@@ -100,8 +100,8 @@ def quantities(record: dict):
 
 
 def _round(value: float) -> float:
-    """Two decimals, one above 10 (37.742 °C reads 37.7 °C)."""
-    return round(value, 1 if abs(value) >= 10 else 2)
+    """Two decimals: what is shown is what was compared (99.04 mg/dL is above 99 mg/dL)."""
+    return round(value, 2)
 
 
 def _value_text(value: float, unit: str) -> str:
@@ -116,7 +116,13 @@ def interpreted(record: dict, language: str):
         got = result_status(loinc, value, unit, node) if name else None
         if got:
             panels.setdefault(date, {})[loinc] = (name, _value_text(_round(value), unit), got[0], got[1], loinc)
-    return {d: sorted(p.values()) for d, p in panels.items()}
+    out = {}
+    for d, p in panels.items():  # one result per analyte name (blood and serum glucose read the same)
+        by_name: dict[str, tuple] = {}
+        for row in sorted(p.values(), key=lambda r: r[4]):
+            by_name.setdefault(row[0], row)
+        out[d] = sorted(by_name.values())
+    return out
 
 
 def lab_line(name: str, value: str, status: str | None, reference: str, language: str) -> str:

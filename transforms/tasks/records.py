@@ -16,10 +16,10 @@ from transforms.tasks.registry import register_builder
 
 HEAD = {"en": {"enc": "Encounters", "cond": "Conditions", "meds": "Medications", "labs": "Results", "dx": "Diagnoses",
                "ind": "Medications and indications", "abn": "Results out of range", "none": "none",
-               "allergies": "Allergies", "active": "ongoing", "resolved": "resolved"},
+               "allergies": "Allergies", "active": "ongoing", "resolved": "resolved", "onset": "onset"},
         "zh": {"enc": "就诊记录", "cond": "疾病记录", "meds": "用药", "labs": "检查结果", "dx": "诊断",
                "ind": "用药及适应证", "abn": "超出参考范围的结果", "none": "无", "allergies": "过敏史",
-               "active": "持续", "resolved": "已缓解"}}
+               "active": "持续", "resolved": "已缓解", "onset": "起病"}}
 
 
 def _encounters(record: dict) -> list[tuple[str, str]]:
@@ -95,23 +95,25 @@ def summary_text(record: dict, language: str) -> tuple[str, str, list[str], str]
         return None  # allergy substances have no Chinese names in the shipped tables
     h = HEAD[language]
     person = who(record, date, language)
+    shown = conds[-12:]
     structured = [f"patient: {person}" if language == "en" else f"患者：{person}",
-                  f"{h['cond']}:", *[f"- {g[1]} | {g[0]} | onset {onset} | {h['resolved'] if res else h['active']}"
-                                    for onset, _, g, res in conds[-12:]]]
+                  f"{h['cond']}:", *[f"- {g[1]} | {g[0]} | {h['onset']} {onset} | {h['resolved'] if res else h['active']}"
+                                    for onset, _, g, res in shown]]
     if meds:
         structured += [f"{h['meds']}:", *[f"- {m}" for m, _, _ in meds]]
     if last:
         structured += [f"{h['labs']} {last}:", *[f"- {n} | {v}" for n, v, _, _, _ in panels[last]]]
     structured += [f"{h['allergies']}: {', '.join(allergies) if allergies else h['none']}"]
-    ongoing = [g for _, _, g, res in conds if not res]
-    past = [g for _, _, g, res in conds if res]
-    codes = sorted({g[0] for _, _, g, _ in conds[-12:]})
+    # the summary says nothing the structured record does not show
+    ongoing = _by_name([g for _, _, g, res in shown if not res][-8:])
+    past = _by_name([g for _, _, g, res in shown if res and g[1] not in {n for n, _ in ongoing}][-6:])
+    codes = sorted({c for _, cs in ongoing + past for c in cs})
     if language == "zh":
         text = f"{person}。"
         if ongoing:
-            text += "目前患有" + "、".join(sorted({f'{g[1]}（{g[0]}）' for g in ongoing[-8:]})) + "。"
+            text += "目前患有" + "、".join(f"{n}（{'、'.join(cs)}）" for n, cs in ongoing) + "。"
         if past:
-            text += "既往曾患" + "、".join(sorted({f'{g[1]}（{g[0]}）' for g in past[-6:]})) + "，已缓解。"
+            text += "既往曾患" + "、".join(f"{n}（{'、'.join(cs)}）" for n, cs in past) + "，已缓解。"
         if meds:
             text += "目前用药：" + "、".join(m for m, _, _ in meds) + "。"
         if last:
@@ -121,10 +123,10 @@ def summary_text(record: dict, language: str) -> tuple[str, str, list[str], str]
     else:
         text = person[0].upper() + person[1:]
         if ongoing:
-            text += " with " + ", ".join(sorted({f'{g[1].lower()} ({g[0]})' for g in ongoing[-8:]}))
+            text += " with " + "; ".join(f"{n.lower()} ({', '.join(cs)})" for n, cs in ongoing)
         text += "."
         if past:
-            text += " Past, now resolved: " + ", ".join(sorted({f'{g[1].lower()} ({g[0]})' for g in past[-6:]})) + "."
+            text += " Past, now resolved: " + "; ".join(f"{n.lower()} ({', '.join(cs)})" for n, cs in past) + "."
         if meds:
             text += " Current medications: " + "; ".join(m for m, _, _ in meds) + "."
         if last:
@@ -133,6 +135,14 @@ def summary_text(record: dict, language: str) -> tuple[str, str, list[str], str]
                                                       else "all within their reference ranges."))
         text += " Allergies: " + ("; ".join(allergies) if allergies else "none recorded") + "."
     return "\n".join(structured), text, codes, date
+
+
+def _by_name(items: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """[(name, [codes])] sorted by name: one entry per name (Chinese names are per category)."""
+    names: dict[str, set] = {}
+    for code, name in items:
+        names.setdefault(name, set()).add(code)
+    return [(n, sorted(cs)) for n, cs in sorted(names.items())]
 
 
 @register_builder("record_summary")
