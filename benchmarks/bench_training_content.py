@@ -12,7 +12,8 @@ Prints, per corpus and for all together:
 * a bag-of-words probe that tells chosen from rejected without the prompt: logistic regression (numpy)
   on word / CJK-character / code counts, 5-fold cross-validated by pair, pointwise (each answer alone)
   and pairwise (which of the two is chosen) (goal <= 0.65);
-* Chinese share per builder and split, corruption kinds, and the number of task families.
+* Chinese share per builder and split, corruption kinds, and the number of task families;
+* pretraining: the share of line occurrences that are lines found in >= 10 % of the text documents.
 """
 from __future__ import annotations
 
@@ -160,6 +161,18 @@ def probe(pairs: list[tuple[str, str]], folds: int = 5) -> tuple[float, float]:
     return point_ok / (2 * len(pairs)), pair_ok / len(pairs)
 
 
+def boilerplate_share(out: str, share: float = 0.1) -> tuple[float, int]:
+    """Share of pretraining line occurrences that are lines found in >= ``share`` of the text documents."""
+    from transforms.quality.boilerplate import line_key
+
+    docs = [r["text"] for f in sorted(glob.glob(f"{out}/pretraining/*.parquet"))
+            for r in pq.read_table(f, columns=["text", "modality"]).to_pylist() if r["modality"] == "text"]
+    df = Counter(k for text in docs for k in {line_key(line) for line in text.splitlines()} - {""})
+    lines = [line_key(line) for text in docs for line in text.splitlines() if line_key(line)]
+    frequent = {k for k, n in df.items() if n >= share * len(docs)}
+    return (sum(1 for k in lines if k in frequent) / len(lines) if lines else 0.0), len(docs)
+
+
 def report(name: str, data: dict, matrix) -> None:
     patterns = {d["id"]: d.get("icd10") or [] for d in matrix.diseases}
     builder_of = {t["id"]: t["builder"] for t in matrix.tasks}
@@ -209,6 +222,8 @@ def main() -> int:
         report(out, data, matrix)
         for s in SPLITS:
             merged[s] += data[s]
+        b, n = boilerplate_share(out)
+        print(f"pretraining: {b:.1%} of line occurrences are lines found in >= 10 % of the {n} text documents")
     if len(args.corpora) > 1:
         report("all corpora", merged, matrix)
     return 0

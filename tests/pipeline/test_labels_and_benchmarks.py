@@ -36,10 +36,12 @@ def test_labels_and_benchmark_decontamination(tmp_path, monkeypatch):
     assert main(["build", "--config", str(cfg), "--source", f"text:{src}", "--benchmark", str(bench),
                  "--output", str(out), "--direct_running_mode", "in_memory"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["decontamination"].get("removed:medqa_sample") == 1
+    # the planted document and the guideline-QA example built from its sentence
+    assert manifest["decontamination"].get("removed:medqa_sample") == 2
     texts = [r["text"] for f in (out / "pretraining").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert texts and not any("eGFR of 25" in t for t in texts)
     sft = [r for f in (out / "sft").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert not any("eGFR of 25" in m["content"] for r in sft for m in r["messages"])
     pref = [r for f in (out / "preference").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert any(r["annotation_level"] == "fine" and r["task_id"] == "imported_labels" for r in sft)
     assert any(r["annotation_level"] == "fine" and r["language"] == "zh" for r in pref)

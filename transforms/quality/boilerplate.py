@@ -3,7 +3,8 @@
 A line (normalised: NFKC, case-folded, whitespace collapsed) that occurs in at least
 ``min_doc_share`` of the corpus's text documents, and in at least ``min_docs`` of them, is template
 text ("No Known Allergies.", "Patient identifies as heterosexual.", a date header): it is cut from
-every document; markdown headers are kept when ``keep_headers`` is set. A document left with nothing
+every document; markdown headers are kept when ``keep_headers`` is set, unless their section is left
+empty. A document left with nothing
 but boilerplate is filtered (``boilerplate_only``). Policy: ``boilerplate`` in quality.yaml. Task
 builders read the records, not these documents, so their prompts keep whole notes.
 """
@@ -39,7 +40,16 @@ def strip_text(text: str, language: str, boiler: set, keep_headers: bool) -> tup
             removed += 1
             continue
         kept.append(line)
-    out = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    # a header whose section lost all its lines goes too
+    content = [i for i, line in enumerate(kept) if line.strip()]
+    def level(line: str) -> int:
+        stripped = line.lstrip()
+        return len(stripped) - len(stripped.lstrip("#"))
+
+    empty_headers = {i for n, i in enumerate(content) if level(kept[i]) and removed
+                     and (n + 1 == len(content) or 0 < level(kept[content[n + 1]]) <= level(kept[i]))}
+    removed += len(empty_headers)
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(l for i, l in enumerate(kept) if i not in empty_headers)).strip()
     return out, removed
 
 
