@@ -197,6 +197,8 @@ def chronic_review(record, task, ctx):
                           f"Trend: {TREND[lang][trend]} ({points[0][0]} to {date})")
             ex = base(record, task, parts=[loinc, date], language=lang, modality="structured")
             disease_name = (task.get("disease_names") or {}).get(task["disease"], {}).get(lang) or dname
+            if lang == "en" and disease_name[1:2].islower():
+                disease_name = disease_name[0].lower() + disease_name[1:]  # "followed for hypertension"
             ex.update({"set": "sft", "answer_codes": [code],
                        "messages": _turns(prompt("chronic_review", lang, who=who(record, date, lang).capitalize()
                                                  if lang == "en" else who(record, date, lang),

@@ -70,12 +70,16 @@ def medication_list(record: dict, language: str, limit: int = 10):
         if name not in latest or when > latest[name][0]:
             latest[name] = (when, ind)
     chosen = sorted(latest.items(), key=lambda kv: (kv[1][0], kv[0]), reverse=True)[:limit]
-    out = []
-    for name, (when, ind) in sorted(chosen):
+    out, names = [], set()
+    for name, (when, ind) in sorted(chosen, key=lambda kv: (kv[1][1] is None, kv[0])):
         rendered = drug_name(name, language)
         if rendered is None:
             return [], ""
+        if rendered in names:  # two products that read the same in this language: list the drug once
+            continue
+        names.add(rendered)
         out.append((rendered, ind, name))
+    out.sort(key=lambda m: m[2])
     date = max((w for _, (w, _) in chosen), default="")[:10]
     return out, date
 

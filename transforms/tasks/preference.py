@@ -130,7 +130,7 @@ def med_corruptions(ex: dict, record: dict, key: str, language: str) -> dict[str
         wrong[j][1] = others[_h(key, "ind") % len(others)]
         out["wrong_indication"] = render(wrong)
     cls = drug_class(raw)
-    if cls and found:
+    if cls and len(found) == 1:  # a combination product has no same-class twin
         mates = sorted(k for k, v in drugs()["drugs"].items() if v["class"] == cls and k not in found)
         if mates:
             mate = mates[_h(key, "mate") % len(mates)]
