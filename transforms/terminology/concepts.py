@@ -6,7 +6,6 @@ screening/procedure; see ``transforms.context``), so "denies hypertension", "否
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
