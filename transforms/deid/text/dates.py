@@ -59,6 +59,22 @@ def shift_date_text(value: str, days: int) -> str | None:
         mw = 2 if m[1].startswith("0") else 1
         dw = 2 if m[2].startswith("0") else 1
         return f"{n.month:0{mw}d}/{n.day:0{dw}d}/{year}"
+    m = re.fullmatch(r"(\d{1,2})([-.])(\d{1,2})\2(\d{4}|\d{2})", v)
+    if m:
+        out = shift_date_text(f"{m[1]}/{m[3]}/{m[4]}", days)
+        return out.replace("/", m[2]) if out else None
+    m = re.fullmatch(r"(\d{1,2})([/-])(\d{1,2})", v)
+    if m and _safe(2000, int(m[1]), int(m[3])):  # month/day, no year: a leap reference year keeps 2/29
+        n = _safe(2000, int(m[1]), int(m[3])) + dt.timedelta(days=days)
+        return f"{n.month:0{_width(m[1])}d}{m[2]}{n.day:0{_width(m[3])}d}"
+    m = re.fullmatch(r"(\d{1,2})/(\d{4}|\d{2})", v)
+    if m:  # month/year
+        y = int(m[2]) if len(m[2]) == 4 else (2000 + int(m[2]) if int(m[2]) < 50 else 1900 + int(m[2]))
+        date = _safe(y, int(m[1]), 15)
+        if not date:
+            return None
+        n = date + dt.timedelta(days=days)
+        return f"{n.month:0{_width(m[1])}d}/{n.year if len(m[2]) == 4 else f'{n.year % 100:02d}'}"
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(T.*)?", v)
     if m:
         date = _safe(int(m[1]), int(m[2]), int(m[3]))
@@ -96,38 +112,48 @@ def shift_date_text(value: str, days: int) -> str | None:
         if m[3]:
             out += _zh_write(n.day) + m[4]
         return out
-    m = re.fullmatch(r"(?i)([A-Za-z]+)(\.?)\s+(\d{1,2})(st|nd|rd|th)?(,?)\s+(\d{4})", v)
+    m = re.fullmatch(r"(?i)([A-Za-z]+)(\.?)\s+(\d{1,2})(st|nd|rd|th)?(?:(\s*,?\s*)(\d{4}))?", v)
     if m and _month(m[1]):
-        date = _safe(int(m[6]), _month(m[1]), int(m[3]))
+        date = _safe(int(m[6]) if m[6] else 2000, _month(m[1]), int(m[3]))
         if not date:
             return None
         n = date + dt.timedelta(days=days)
-        name = MONTHS[n.month - 1]
-        name = name[:3] if len(m[1]) <= 4 else name
-        name = name.capitalize() if m[1][0].isupper() else name
         suffix = _ordinal(n.day) if m[4] else ""
-        return f"{name}{m[2]} {n.day}{suffix}{m[5]} {n.year}"
-    m = re.fullmatch(r"(?i)(\d{1,2})(st|nd|rd|th)?(\s+of)?\s+([A-Za-z]+)(\.?)(,?)(?:\s+(\d{4}))?", v)
+        return f"{_month_name(n.month, m[1])}{m[2]} {n.day}{_case(suffix, m[4] or '')}" + (f"{m[5]}{n.year}" if m[6] else "")
+    m = re.fullmatch(r"(?i)(\d{1,2})(st|nd|rd|th)?(\s+of)?\s+([A-Za-z]+)(\.?)(?:(\s*,?\s*)(\d{4}))?", v)
     if m and _month(m[4]):
-        y = int(m[7]) if m[7] else 2001
-        date = _safe(y, _month(m[4]), int(m[1]))
+        date = _safe(int(m[7]) if m[7] else 2000, _month(m[4]), int(m[1]))
         if not date:
             return None
         n = date + dt.timedelta(days=days)
-        name = MONTHS[n.month - 1]
-        name = name[:3] if len(m[4]) <= 4 else name
-        name = name.capitalize() if m[4][0].isupper() else name
-        return f"{n.day}{_ordinal(n.day) if m[2] else ''}{m[3] or ''} {name}{m[5]}{m[6]}" + (f" {n.year}" if m[7] else "")
-    m = re.fullmatch(r"(?i)([A-Za-z]+)\s+(\d{1,2})(st|nd|rd|th)", v)
-    if m and _month(m[1]):
-        date = _safe(2001, _month(m[1]), int(m[2]))
-        if not date:
-            return None
+        ordinal = _case(_ordinal(n.day), m[2]) if m[2] else ""
+        return f"{n.day}{ordinal}{m[3] or ''} {_month_name(n.month, m[4])}{m[5]}" + (f"{m[6]}{n.year}" if m[7] else "")
+    m = re.fullmatch(r"(?i)([A-Za-z]+)(\.?)(?:(\s*,?\s*(?:of\s+)?)(\d{4}))?", v)
+    if m and _month(m[1]) and (m[2] or m[1].lower() in MONTHS or m[4]):
+        date = _safe(int(m[4]) if m[4] else 2000, _month(m[1]), 15)
         n = date + dt.timedelta(days=days)
-        name = MONTHS[n.month - 1]
-        name = name.capitalize() if m[1][0].isupper() else name
-        return f"{name} {n.day}{_ordinal(n.day)}"
+        return f"{_month_name(n.month, m[1])}{m[2]}" + (f"{m[3]}{n.year}" if m[4] else "")
     return None
+
+
+def _width(digits: str) -> int:
+    return 2 if digits.startswith("0") else 1
+
+
+def _case(out: str, like: str) -> str:
+    if like.isupper():
+        return out.upper()
+    if like[:1].isupper():
+        return out.capitalize()
+    return out.lower()
+
+
+def _month_name(month: int, like: str) -> str:
+    """Month ``month`` written like ``like``: full or abbreviated, and in its letter case."""
+    name = MONTHS[month - 1]
+    if len(like) <= 4 and like.lower() not in MONTHS:
+        name = name[:3]
+    return _case(name, like)
 
 
 def _ordinal(n: int) -> str:

@@ -79,6 +79,17 @@ class RegexRecognizer(EntityRecognizer):
         return results
 
 
+def _street_words_ok(value: str) -> bool:
+    """A street line, not "103 SR TO ST" or "2 days with IABP in place": no function word or
+    clinical abbreviation between the number and the street type."""
+    from transforms.deid.text.lexicon import lexicon
+
+    lex = lexicon()
+    words = re.findall(r"[A-Za-z]+", value)[:-1]
+    return bool(words) and not any(w.lower() in lex.abbreviations or w.lower() in lex.cues["function_words"]
+                                   for w in words if len(w) > 1)
+
+
 def build_recognizers(language: str) -> list[EntityRecognizer]:
     """Our recognizers for one Presidio language code."""
     L = (language,)
@@ -113,21 +124,73 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             r"(?<!\d)(?:18|19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?",
             r"(?<![\d.])(?:18|19|20)\d{2}[./]\d{1,2}[./]\d{1,2}(?![\d.])",
             rf"[{ZH_NUM}]{{4}}年(?:[{ZH_NUM}]{{1,2}}月)?(?:[{ZH_NUM}]{{1,3}}[日号])?"], score=0.95, languages=L),
-        RegexRecognizer("EN_DATE", [
-            r"(?<![\d/])\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})(?![\d/])",
-            r"(?<![\d-])(?:18|19|20)\d{2}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d-])",
-            rf"(?i)\b(?:{MONTHS}|{MONTHS_ABBR})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
-            rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS}|{MONTHS_ABBR})\.?,?(?:\s+\d{{4}})?\b",
-            rf"(?i)\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)\b"], score=0.95, languages=L),
         RegexRecognizer("AGE_OVER_89", [
             r"(?i)(?<![\d.])(?P<v>(?:9\d|1[0-4]\d))(?=\s*-?\s*(?:years?|yrs?|y/?o|year-old|岁|歲))"], score=0.95, languages=L),
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
-        RegexRecognizer("US_PHONE", [r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}(?![\d-])"],
+        RegexRecognizer("US_PHONE", [
+            r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])",
+            r"(?<![\d/.-])\(?\d{3}-\d{4}\)?(?![\d-])",
+            r"(?<![\d-])\(\d{3}-\d{3}-\d{4}\)",
+            r"(?<![\d.-])\d{3} \d{7}(?![\d-])", r"(?<![\d.-])\d{6}-\d{4}(?![\d-])",
+            r"(?i)(?<![A-Za-z])(?:pager|pgr|pg|beeper|bpr|beep|ext|extension|phone|ph|tel|telephone|cell|mobile|fax|"
+            r"call(?:\s+back)?(?:\s+at)?|contact(?:\s+number)?|number|#)\s*(?:#|no\.?|number|:)?\s*(?P<v>\d{4,11})(?![\d/.]\d)"],
                         score=0.9, languages=L),
-        RegexRecognizer("US_STREET", [r"(?i)\b\d{1,6}(?:\s+[A-Z][a-z]+){1,4}\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|"
-                                      r"Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Circle|Cir)\b"
-                                      r"(?:\s+(?:Unit|Apt|Suite|#)\s*\w+)?"], score=0.85, languages=L),
+        RegexRecognizer("US_STREET", [
+            r"(?<![\d.,/-])\d{1,6}(?:\s+[A-Z][a-z]+|\s+[NSEW]\.?){1,4}\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
+            r"Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Pike|Square|Sq)\b\.?"
+            r"(?:,?\s+(?:Unit|Apt|Suite|#)\s*\w+)?",
+            r"(?<![\d.,/-])\d{1,6}(?:\s+[A-Z]{2,}){1,4}\s+(?:STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|"
+            r"DR|COURT|CT|WAY|PLACE|PL|TERRACE|PARKWAY|PKWY|CIRCLE|CIR|HIGHWAY|HWY|PIKE)\b\.?(?:,?\s+(?:UNIT|APT|SUITE|#)\s*\w+)?"],
+                        score=0.85, languages=L, validator=_street_words_ok),
         RegexRecognizer("US_ZIP", [r"(?:(?<=[A-Z]{2} )|(?<=[A-Z]{2}  )|(?<=ZIP )|(?<=zip code ))\d{5}(?:-\d{4})?(?!\d)"],
                         score=0.85, languages=L),
     ]
+    if language == "en":
+        rec += [EnglishContextRecognizer(), EnglishDateRecognizer()]
+    else:
+        rec.append(EnglishDateRecognizer(language=language))  # Chinese notes quote English dates too
     return rec
+
+
+class EnglishContextRecognizer(EntityRecognizer):
+    """Names, places and hospitals from context and word lists (``en_context.py``)."""
+
+    ENTITIES = ["NAME", "NAME_F", "NAME_M", "PLACE", "FACILITY"]
+
+    def __init__(self):
+        super().__init__(supported_entities=self.ENTITIES, name="medcorpus_en_context", supported_language="en")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if entities and not set(entities) & set(self.ENTITIES):
+            return []
+        from transforms.deid.text.en_context import detector
+
+        out = []
+        for start, end, kind, score, sex in detector().find(text):
+            entity = {"PERSON": "NAME", "LOCATION": "PLACE", "HOSPITAL": "FACILITY"}[kind]
+            if entity == "NAME" and sex:
+                entity = f"NAME_{sex}"
+            out.append(RecognizerResult(entity, start, end, score))
+        return out
+
+
+class EnglishDateRecognizer(EntityRecognizer):
+    """Dates written in English (``en_dates.py``), short forms and ratios told apart."""
+
+    def __init__(self, language: str = "en"):
+        super().__init__(supported_entities=["EN_DATE"], name=f"medcorpus_en_date_{language}",
+                         supported_language=language)
+        self.entity = "EN_DATE"
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if entities and "EN_DATE" not in entities:
+            return []
+        from transforms.deid.text.en_dates import find_dates
+
+        return [RecognizerResult("EN_DATE", s, e, 0.95) for s, e in find_dates(text)]

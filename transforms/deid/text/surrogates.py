@@ -1,8 +1,9 @@
 """Keyed, consistent, realistic surrogates: the same value always gets the same replacement."""
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,28 @@ def pools() -> dict:
         return yaml.safe_load(fh)
 
 
+def _is_cjk(value: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in value)
+
+
+def _like(out: str, original: str) -> str:
+    """``out`` in the letter case of ``original`` (notes written in capitals stay in capitals)."""
+    letters = [c for c in original if c.isalpha()]
+    if letters and all(c.isupper() for c in letters) and len(letters) > 1:
+        return out.upper()
+    if letters and all(c.islower() for c in letters):
+        return out.lower()
+    return out
+
+
+def _lexicon_first_only(word: str) -> bool:
+    from transforms.deid.text.lexicon import lexicon
+
+    lex = lexicon()
+    w = word.lower()
+    return w in lex.first and w not in lex.last
+
+
 class Surrogates:
     def __init__(self, secret: bytes):
         self.secret = secret
@@ -30,28 +53,63 @@ class Surrogates:
     def _pick(self, kind: str, value: str, pool: list):
         return pool[self._n(kind, value) % len(pool)]
 
-    def person(self, value: str) -> str:
-        """A keyed surrogate name that never equals the original."""
+    def person(self, value: str, sex: str | None = None, zh: bool | None = None) -> str:
+        """A keyed surrogate name that never equals the original. Each word maps on its own (given
+        names to given names of ``sex`` when known, family names to family names), so "Mary Hulse"
+        and a later "Hulse" get the same family name; the letter case of the original is kept."""
+        zh = _is_cjk(value) if zh is None else zh
         for salt in range(8):
-            out = self._person(value if salt == 0 else f"{value}\x1f{salt}")
+            out = self._person(value, sex, zh, salt)
             if out.replace(" ", "").casefold() != value.replace(" ", "").casefold():
                 return out
-        return "某某" if any("\u4e00" <= c <= "\u9fff" for c in value) else "Alex Doe"
+        return "某某" if zh else "Alex Doe"
 
-    def _person(self, value: str) -> str:
+    def _person(self, value: str, sex: str | None, zh: bool, salt: int) -> str:
         p = pools()
-        if any("\u4e00" <= c <= "\u9fff" for c in value):
-            return self._pick("zh-family", value, p["zh_family"]) + self._pick("zh-given", value, p["zh_given"])
-        words = [w for w in value.replace(",", " ").split() if w]
-        if len(words) <= 1:
-            return self._pick("en-given", value, p["en_given"])
-        return self._pick("en-given", value, p["en_given"]) + " " + self._pick("en-family", value, p["en_family"])
+        key = value if salt == 0 else f"{value}\x1f{salt}"
+        given_pool = p["en_given_female"] if sex == "F" else p["en_given_male"] if sex == "M" else \
+            p["en_given_female"] + p["en_given_male"]
+        if zh and _is_cjk(value):
+            zh_given = p["zh_given_female"] if sex == "F" else p["zh_given_male"] if sex == "M" else p["zh_given"]
+            return self._pick("zh-family", key, p["zh_family"]) + self._pick("zh-given", key, zh_given)
+        words = re.findall(r"[^\s,.]+|[,.]", value)
+        names = [w for w in words if w not in (",", ".")]
+        if not names:
+            return self._pick("en-given", key, given_pool)
+        comma = "," in words  # "Hulse, Mary"
+        family_index = 0 if comma else len(names) - 1
+        out = []
+        k = 0
+        for w in words:
+            if w in (",", "."):
+                out.append(w)
+                continue
+            if len(w) == 1:  # an initial
+                out.append(_like(chr(ord("A") + self._n(f"initial{salt}", w) % 26), w))
+            elif len(names) == 1:
+                first = _lexicon_first_only(w)
+                pool, kind = (given_pool, f"en-given-{sex}") if first else (p["en_family"], "en-family")
+                out.append(_like(self._pick(kind, w if salt == 0 else f"{w}\x1f{salt}", pool), w))
+            else:
+                fam = k == family_index
+                pool, kind = (p["en_family"], "en-family") if fam else (given_pool, f"en-given-{sex}")
+                out.append(_like(self._pick(kind, w if salt == 0 else f"{w}\x1f{salt}", pool), w))
+            k += 1
+        text = ""
+        for w in out:
+            text += w if w in (",", ".") or not text else (" " if not text.endswith(" ") else "") + w
+        return text.replace(" ,", ",").replace(",", ", ").replace("  ", " ").strip()
 
     def first_name(self, value: str) -> str:
-        return self._pick("en-given", value, pools()["en_given"])
+        p = pools()
+        return self._pick("en-given-None", value, p["en_given_female"] + p["en_given_male"])
 
     def last_name(self, value: str) -> str:
         return self._pick("en-family", value, pools()["en_family"])
+
+    def place(self, value: str) -> str:
+        """A keyed place-like word for the name part of a facility ("VAMC" in "VAMC Hospital")."""
+        return " ".join(_like(self._pick("en-place", w, pools()["en_places"]), w) for w in value.split()[:1])
 
     def address(self, value: str) -> str:
         p = pools()
@@ -60,11 +118,11 @@ class Surrogates:
         return f"{self._n('street-no', value) % 9000 + 100} {self._pick('street', value, p['en_streets'])}"
 
     def city(self, value: str) -> str:
-        return self._pick("city", value, pools()["en_cities"])
+        return _like(self._pick("city", value, pools()["en_cities"]), value)
 
-    def hospital(self, value: str) -> str:
+    def hospital(self, value: str, zh: bool | None = None) -> str:
         p = pools()
-        if any("\u4e00" <= c <= "\u9fff" for c in value):
+        if _is_cjk(value) if zh is None else zh:
             return self._pick("zh-hospital", value, p["zh_hospitals"])
         return self._pick("en-hospital", value, p["en_hospitals"])
 
