@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -54,7 +55,10 @@ EMAILS = {"EMAIL_ADDRESS", "EMAIL_ANY"}
 #: evidence that clinical words override: lexical finds and statistical NER, not cue rules or known PHI
 GUARDED = {"PERSON", "LOCATION", "NAME", "PLACE", "FACILITY"}
 #: the count key of an entity type (hints such as the sex of a name are not counted apart)
-COUNT_AS = {"NAME_F": "NAME", "NAME_M": "NAME"}
+COUNT_AS = {"NAME_F": "NAME", "NAME_M": "NAME", "CN_NAME_F": "CN_NAME", "CN_NAME_M": "CN_NAME"}
+NAME |= {"CN_NAME_F", "CN_NAME_M"}
+_ZH_FEMALE_CUES = ("其母", "母亲", "其妻", "妻子", "女儿", "其女", "其姐", "其妹", "女士", "产妇", "孕妇")
+_ZH_MALE_CUES = ("其父", "父亲", "其夫", "丈夫", "儿子", "其子", "其兄", "其弟", "先生")
 
 
 def _allow_list() -> list[str]:
@@ -136,6 +140,8 @@ class TextDeidentifier:
                 continue  # over-redaction guard: "acetaminophen", "Hands", "Lifestyle"
             if r.entity_type in ("US_DRIVER_LICENSE", "US_PASSPORT", "US_ITIN") and not any(c.isdigit() for c in span):
                 continue  # Presidio's licence patterns match plain words ("AMIODARONE")
+            if r.entity_type == "CN_NAME":
+                r.entity_type += _zh_sex_suffix(norm.text, r.start, r.end)
             start, end = norm.original_span(r.start, r.end)
             r.start, r.end = start, end
             kept.append(r)
@@ -145,9 +151,10 @@ class TextDeidentifier:
         if self.mode == "tags":
             return f"<{COUNT_AS.get(entity, entity)}>"
         s = self.surrogates
+        value = unicodedata.normalize("NFKC", value)  # full-width digits and letters: surrogates in half-width
         zh = language == "zh" or _is_cjk(value)
         if entity in NAME:
-            sex = entity[-1] if entity in ("NAME_F", "NAME_M") else (known.sex if known and entity == "KNOWN_NAME"
+            sex = entity[-1] if entity in ("NAME_F", "NAME_M", "CN_NAME_F", "CN_NAME_M") else (known.sex if known and entity == "KNOWN_NAME"
                                                                      else None)
             return s.person(value, sex=sex, zh=zh)
         if entity in ADDRESS:
@@ -234,6 +241,17 @@ class TextDeidentifier:
             out += [self.deidentify(t, language=lang, date_shift_days=d, known=k, artifacts=artifacts)
                     for t, lang, d, k in chunk]
         return out
+
+
+def _zh_sex_suffix(text: str, start: int, end: int) -> str:
+    """"_F"/"_M" when the note says the sex of the person named: "王芳，女", "其母李秀英", "张先生"."""
+    after = text[end:end + 4].lstrip("，, （(")
+    before = text[max(0, start - 3):start]
+    if after.startswith("女") or any(before.endswith(c) for c in _ZH_FEMALE_CUES) or after.startswith("女士"):
+        return "_F"
+    if after.startswith("男") or any(before.endswith(c) for c in _ZH_MALE_CUES) or after.startswith("先生"):
+        return "_M"
+    return ""
 
 
 def _guard_words(known: KnownPHI | None) -> frozenset:

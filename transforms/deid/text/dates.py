@@ -97,6 +97,20 @@ def shift_date_text(value: str, days: int) -> str | None:
             return None
         n = date + dt.timedelta(days=days)
         return f"{n.year}年{n.month}月" + (f"{n.day}{m[4]}" if m[3] else "")
+    m = re.fullmatch(r"(\d{1,2})\s*月\s*(\d{1,2})\s*([日号])", v)
+    if m:  # 3月14日: month and day, no year
+        date = _safe(2000, int(m[1]), int(m[2]))
+        if not date:
+            return None
+        n = date + dt.timedelta(days=days)
+        return f"{n.month}月{n.day}{m[3]}"
+    m = re.fullmatch(r"([〇零一二三四五六七八九十]{1,2})月([〇零一二三四五六七八九十]{1,3})([日号])", v)
+    if m:  # 三月十四日
+        date = _safe(2000, _zh_number(m[1]), _zh_number(m[2]))
+        if not date:
+            return None
+        n = date + dt.timedelta(days=days)
+        return f"{_zh_write(n.month)}月{_zh_write(n.day)}{m[3]}"
     m = re.fullmatch(r"([〇零一二三四五六七八九]{4})年(?:([〇零一二三四五六七八九十]{1,2})月)?(?:([〇零一二三四五六七八九十]{1,3})([日号]))?", v)
     if m:
         y = _zh_number(m[1])

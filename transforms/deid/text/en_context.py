@@ -122,6 +122,8 @@ class EnglishContext:
         self.hospital_names = _phrases(c["hospital_names"])
         self.ratio_words = set(c["ratio_before"])
         self.function = set(c["function_words"])
+        self.female_relatives = set(c["female_relatives"])
+        self.male_relatives = set(c["male_relatives"])
         self.cue_words = {w for group in ("titles", "relatives", "roles", "credentials") for w in c[group]
                           if " " not in w}
         self._local = threading.local()  # the case style of the text being read, per thread
@@ -302,7 +304,8 @@ class EnglishContext:
                 continue
             end = self._name_run(toks, j, level)
             if end > j:
-                found.add(toks, j, end, "PERSON", MEDIUM if level == "medium" else WEAK + 0.1, None, rule)
+                sex = "F" if toks[i].low in self.female_relatives else "M" if toks[i].low in self.male_relatives else None
+                found.add(toks, j, end, "PERSON", MEDIUM if level == "medium" else WEAK + 0.1, sex, rule)
                 if rule == "relative":
                     self._coordinated(toks, end, found, rule)
 
@@ -457,7 +460,7 @@ class EnglishContext:
             if toks[i].low == "the" and i + 1 < n:
                 i += 1
             c = toks[i]
-            if self.style == "upper" and not (c.alpha and not set(c.low) & set("aeiouy") and self.unknown(c)):
+            if self.style == "upper" and not (c.alpha and not set(c.low) & set("aeiouy")):
                 continue  # in capitals only a code with no vowel ("GBMC") is told from a word
             if c.alpha and c.upper and 2 <= len(c.text) <= 5 and not self.clinical(c) and c.low not in self.internal \
                     and c.low not in self.function and c.low not in self.lex.states and c.low not in self.cue_words \

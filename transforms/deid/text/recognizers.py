@@ -16,8 +16,14 @@ CJK = "\u4e00-\u9fff"
 ZH_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 ZH_COMPOUND = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容")
 _SURNAME = "(?:" + "|".join(ZH_COMPOUND) + "|[" + ZH_SURNAMES + "])"
-ZH_NAME_BEFORE = "患者|姓名|病人|患儿|产妇|家属|联系人|配偶|之子|之女|签名|主治医师|主治医生|医师|医生|主任|护士|记录者|报告医师|审核医师"
+ZH_NAME_BEFORE = ("患者|姓名|病人|患儿|产妇|孕妇|受检者|受检人|就诊者|就诊人|被检者|家属|联系人|监护人|陪护人|陪护|代诉人|病史陈述者|"
+                  "配偶|之子|之女|其母|其父|其妻|其夫|其子|其女|其兄|其弟|其姐|其妹|母亲|父亲|妻子|丈夫|儿子|女儿|爱人|"
+                  "签名|签字|主治医师|主治医生|住院医师|主管医师|经治医师|医师|医生|主任|护士|护师|记录者|记录人|报告医师|"
+                  "审核医师|审核者|检查者|操作者|会诊医师|上级医师|转诊医师")
 ZH_NAME_AFTER = "先生|女士|医生|医师|主任|护士|老师|同志|大夫"
+#: what may follow a name right after a cue: "其母李秀英来院陪护", "受检者张伟于..."
+ZH_NAME_FOLLOW = ("来|于|在|因|以|至|到|称|诉|述|说|表示|陪|签|同意|拒绝|要求|，|,|。|；|、|（|\\(|\\s|男|女|岁|患|经|为|已|现|今|"
+                  "昨|自|无|有|否|曾|入|出|就|主|行|接|由|等|及|和|与|的|系|是|任|住|电|手|联")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -108,22 +114,32 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             score=0.95, languages=L),
         RegexRecognizer("US_SSN_ANY", [r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"], score=0.9, languages=L),
         RegexRecognizer("CN_NAME", [
-            rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})(?=[，,。；;：:\s（(、]|$|[{CJK}]{{0,1}}(?:，|,|。|\s|男|女|岁))",
+            rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})(?=[，,。；;：:\s（(、]|$|男|女|岁)",
             rf"(?P<v>{_SURNAME}[{CJK}]{{0,2}}?)(?:{ZH_NAME_AFTER})",
-            rf"(?:患者|病人|姓名)\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})"], score=0.9, languages=L),
+            rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}](?:[{CJK}](?=(?:{ZH_NAME_FOLLOW})))?)"],
+            score=0.9, languages=L),
+        RegexRecognizer("CN_RESIDENT_ID", [r"(?<![0-9A-Za-z])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"],
+                        score=0.9, languages=L, name="medcorpus_cn_resident_id_15",
+                        validator=lambda v: bool(re.search(r"(?:身份证|证件|公民身份)", v)) or len(v) == 15),
+        RegexRecognizer("CN_SOCIAL_ID", [
+            r"(?i)(?:微信号?|wechat(?:\s*id)?|weixin|vx|v信)\s*[:：]?\s*(?P<v>[A-Za-z][-_A-Za-z0-9]{5,19})",
+            r"(?i)(?:QQ号?|QQ号码)\s*[:：]?\s*(?P<v>[1-9]\d{4,11})"], score=0.95, languages=L),
         RegexRecognizer("CN_ADDRESS", [
             rf"(?:住址|地址|家住|现住|居住于|户籍地|户籍)\s*[:：]?\s*(?P<v>[{CJK}0-9A-Za-z\-]{{4,40}}?(?:号|室|村|组|栋|楼|单元|弄|巷)(?:[0-9A-Za-z\-]{{1,6}}(?:室|号|楼))?)",
             rf"(?P<v>[{CJK}]{{2,8}}(?:省|自治区)[{CJK}]{{2,8}}市[{CJK}]{{1,8}}(?:区|县|市)(?:[{CJK}0-9]{{1,20}}?(?:路|街|道|巷|村|镇|乡))?(?:\d{{1,5}}号)?(?:\d{{1,5}}室)?)",
             rf"(?P<v>[{CJK}]{{2,6}}市[{CJK}]{{1,6}}(?:区|县)[{CJK}0-9]{{1,20}}?(?:路|街|道|巷)\d{{1,5}}号(?:[{CJK}0-9]{{0,8}}\d{{1,5}}室)?)"],
             score=0.9, languages=L),
-        RegexRecognizer("CN_HOSPITAL", [rf"(?P<v>(?![我本该你贵][院])[{CJK}]{{2,16}}?(?:人民医院|中心医院|医院|卫生院|卫生服务中心|社区卫生服务站|医疗中心|妇幼保健院))"],
+        RegexRecognizer("CN_HOSPITAL", [rf"(?P<v>(?:(?![我本该你贵]院)(?![于在到至从去往赴经转送诊年])[{CJK}]){{2,16}}?(?:人民医院|中心医院|医院|卫生院|卫生服务中心|社区卫生服务站|医疗中心|妇幼保健院))"],
                         score=0.85, languages=L, trim_leading="年月日号于在到至从去往赴经转送入住就诊曾并及和与患者来我本该"),
         RegexRecognizer("HOSPITAL", [r"(?P<v>(?:[A-Z][A-Za-z'&.-]+ ){1,5}(?:Hospital|Medical Center|Health Center|Clinic|Infirmary))"],
                         score=0.85, languages=L),
         RegexRecognizer("CN_DATE", [
             r"(?<!\d)(?:18|19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?",
             r"(?<![\d.])(?:18|19|20)\d{2}[./]\d{1,2}[./]\d{1,2}(?![\d.])",
-            rf"[{ZH_NUM}]{{4}}年(?:[{ZH_NUM}]{{1,2}}月)?(?:[{ZH_NUM}]{{1,3}}[日号])?"], score=0.95, languages=L),
+            rf"[{ZH_NUM}]{{4}}年(?:[{ZH_NUM}]{{1,2}}月)?(?:[{ZH_NUM}]{{1,3}}[日号])?",
+            r"(?<![\d年])(?:1[0-2]|0?[1-9])\s*月\s*(?:3[01]|[12]\d|0?[1-9])\s*[日号]",
+            rf"(?<![{ZH_NUM}年])(?:十[一二]?|[一二三四五六七八九])月(?:三十[一]?|二?十[一二三四五六七八九]?|[一二三四五六七八九])[日号]"],
+            score=0.95, languages=L),
         RegexRecognizer("AGE_OVER_89", [
             r"(?i)(?<![\d.])(?P<v>(?:9\d|1[0-4]\d))(?=\s*-?\s*(?:years?|yrs?|y/?o|year-old|岁|歲))"], score=0.95, languages=L),
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
