@@ -182,7 +182,7 @@ class TextDeidentifier:
             return s.ssn(value)
         if entity == "URL":
             return "https://example.org/"
-        if entity == "IP_ADDRESS":
+        if entity in ("IP_ADDRESS", "IP_ANY"):
             return "192.0.2." + str(s._n("ip", value) % 254 + 1)  # TEST-NET-1 (RFC 5737)
         return s.same_shape(entity, value)
 

@@ -26,6 +26,7 @@ from transforms.deid.text.lexicon import Lexicon, lexicon
 
 TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)*|[^\sA-Za-z0-9]")
 SENTENCE_END = set(".!?:;\n")
+_NAME_WITH_NUMBER = re.compile(r"[A-Za-z][a-z'A-Z-]*\d{0,4}")
 _APOSTROPHE_NAME = re.compile(r"[A-Za-z]'[A-Za-z]{2,}")  # O'Connell, D'Angelo (not rec'd, con't)
 
 #: evidence strength -> score of the span (Presidio threshold is 0.5)
@@ -194,6 +195,7 @@ class EnglishContext:
         self._after_cue(toks, found, self.communication, "weak", "communication")
         self._before_awareness(toks, found)
         self._initial_surname(toks, found)
+        self._demographics(toks, found)
         self._facilities(toks, found)
         self._movement(toks, found)
         self._residence(toks, found)
@@ -319,6 +321,25 @@ class EnglishContext:
             if c.alpha and c.low in self.lex.last and not self.clinical(c) and c.low not in self.function \
                     and c.low not in self.cue_words and (c.cap or self.style == "lower") and len(c.low) >= 3:
                 found.add(toks, t.i, t.i + 3, "PERSON", MEDIUM, None, "initial")
+
+    def _demographics(self, toks, found):
+        """"Celinda332 Vivian245 is a 18 year-old", "Jones is a 67 yo man": the subject of an age
+        statement is the patient's name (a trailing record number such as Synthea's is part of it)."""
+        n = len(toks)
+        for t in toks:
+            if t.low != "is" or t.i + 3 >= n or toks[t.i + 1].low not in ("a", "an"):
+                continue
+            age = toks[t.i + 2]
+            nxt = toks[t.i + 3].low
+            if not (age.text.isdigit() and (nxt in ("year", "yo", "y", "yr", "years") or nxt.startswith("year"))):
+                continue
+            j = t.i - 1
+            while j >= 0 and t.i - j <= 3 and not toks[j + 1].line_break_before and _NAME_WITH_NUMBER.fullmatch(toks[j].text) \
+                    and toks[j].text[:1].isupper() and toks[j].low.rstrip("0123456789") not in self.function \
+                    and toks[j].low.rstrip("0123456789") not in self.cue_words and not self.clinical(toks[j]):
+                j -= 1
+            if j + 1 < t.i:
+                found.add(toks, j + 1, t.i, "PERSON", MEDIUM, None, "demographics")
 
     def _before_awareness(self, toks, found):
         for t in toks:

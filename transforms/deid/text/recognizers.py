@@ -107,15 +107,25 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
                                      r"(?<![\d.])0\d{2,3}-\d{7,8}(?![\d.])",
                                      r"(?<![\d.])\(0\d{2,3}\)\s?\d{7,8}(?![\d.])"], score=0.95, languages=L),
         RegexRecognizer("MEDICAL_RECORD_NUMBER", [
-            r"(?:病案号|住院号|门诊号|医保卡号|医保号|病历号|就诊卡号|检查号|影像号|登记号|床号)\s*[:：]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{2,24})",
-            r"(?i)(?<![A-Za-z])(?:MRN|medical record (?:number|no\.?)|record (?:number|no\.?)|accession (?:number|no\.?)|acc(?:ession)?#|"
-            r"patient id|chart (?:number|no\.?)|encounter (?:number|no\.?)|member id|policy (?:number|no\.?)|"
-            r"insurance id|NPI|DEA)(?![A-Za-z])\s*[:#]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{3,24})"],
-            score=0.95, languages=L),
+            r"(?:病案号|住院号|门诊号|医保卡号|医保号|病历号|就诊卡号|检查号|影像号|登记号|床号|卡号|账号|账户|车牌号|车牌|设备编号|序列号|执业证号|证书编号|"
+            r"护照号|驾驶证号|社保卡号|社保号|工号)\s*[:：]?\s*(?P<v>[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9-]{2,24})",
+            r"(?i)(?<![A-Za-z])(?:MRN|medical record (?:number|no\.?|#)|record (?:number|no\.?|#)|accession (?:number|no\.?|#)|"
+            r"acc(?:ession)?#|patient id|pt id|unit (?:number|no\.?|#)|chart (?:number|no\.?|#)|encounter (?:number|no\.?|#)|"
+            r"member id|member (?:number|no\.?|#)|policy (?:number|no\.?|#)|insurance id|subscriber id|beneficiary (?:number|no\.?|id|#)|"
+            r"health plan (?:number|no\.?|id|#)|claim (?:number|no\.?|#)|account (?:number|no\.?|#)|acct\.? ?(?:no\.?|#)?|"
+            r"licen[cs]e (?:number|no\.?|#)|lic\.? ?(?:no\.?|#)|certificate (?:number|no\.?|#)|serial (?:number|no\.?|#)|"
+            r"s/n|device id|udi|implant id|vin|vehicle id|license plate|plate (?:number|no\.?|#)|badge (?:number|no\.?|#)|"
+            r"employee id|NPI|DEA)(?![A-Za-z])\s*[:#]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{3,24})"],
+            score=0.95, languages=L, validator=lambda v: any(c.isdigit() for c in v)),
+        RegexRecognizer("VEHICLE_ID", [r"(?<![A-Za-z0-9])(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])"],
+                        score=0.85, languages=L),
+        RegexRecognizer("IP_ANY", [r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"],
+                        score=0.9, languages=L),
         RegexRecognizer("US_SSN_ANY", [r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"], score=0.9, languages=L),
         RegexRecognizer("CN_NAME", [
             rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}]{{1,2}})(?=[，,。；;：:\s（(、]|$|男|女|岁)",
             rf"(?P<v>{_SURNAME}[{CJK}]{{0,2}}?)(?:{ZH_NAME_AFTER})",
+            rf"(?<![{CJK}])(?P<v>{_SURNAME}[{CJK}]{{1,2}})\s*[，,]\s*[男女]\s*[，,]\s*\d{{1,3}}\s*岁",
             rf"(?:{ZH_NAME_BEFORE})\s*[:：]?\s*(?P<v>{_SURNAME}[{CJK}](?:[{CJK}](?=(?:{ZH_NAME_FOLLOW})))?)"],
             score=0.9, languages=L),
         RegexRecognizer("CN_RESIDENT_ID", [r"(?<![0-9A-Za-z])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"],
