@@ -156,7 +156,7 @@ class TextDeidentifier:
         if entity in NAME:
             sex = entity[-1] if entity in ("NAME_F", "NAME_M", "CN_NAME_F", "CN_NAME_M") else (known.sex if known and entity == "KNOWN_NAME"
                                                                      else None)
-            return s.person(value, sex=sex, zh=zh)
+            return s.person(value, sex=sex, zh=zh, avoid=_known_name_words(known))
         if entity in ADDRESS:
             return s.address(value)
         if entity in CITY:
@@ -241,6 +241,17 @@ class TextDeidentifier:
             out += [self.deidentify(t, language=lang, date_shift_days=d, known=k, artifacts=artifacts)
                     for t, lang, d, k in chunk]
         return out
+
+
+def _known_name_words(known: KnownPHI | None) -> frozenset:
+    """The patient's own name parts: a surrogate must never be one of them."""
+    if not known or not known.names:
+        return frozenset()
+    cached = getattr(known, "_name_words", None)
+    if cached is None:
+        cached = frozenset(w.casefold() for n in known.names for w in re.findall(r"[^\W\d_]+", n))
+        known._name_words = cached
+    return cached
 
 
 def _zh_sex_suffix(text: str, start: int, end: int) -> str:

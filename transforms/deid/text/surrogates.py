@@ -53,14 +53,15 @@ class Surrogates:
     def _pick(self, kind: str, value: str, pool: list):
         return pool[self._n(kind, value) % len(pool)]
 
-    def person(self, value: str, sex: str | None = None, zh: bool | None = None) -> str:
+    def person(self, value: str, sex: str | None = None, zh: bool | None = None, avoid: frozenset = frozenset()) -> str:
         """A keyed surrogate name that never equals the original. Each word maps on its own (given
         names to given names of ``sex`` when known, family names to family names), so "Mary Hulse"
         and a later "Hulse" get the same family name; the letter case of the original is kept."""
         zh = _is_cjk(value) if zh is None else zh
         for salt in range(8):
             out = self._person(value, sex, zh, salt)
-            if out.replace(" ", "").casefold() != value.replace(" ", "").casefold():
+            words = {w.casefold() for w in re.findall(r"\w+", out)}
+            if out.replace(" ", "").casefold() != value.replace(" ", "").casefold() and not words & avoid:
                 return out
         return "某某" if zh else "Alex Doe"
 
