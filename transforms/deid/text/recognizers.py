@@ -85,6 +85,12 @@ class RegexRecognizer(EntityRecognizer):
         return results
 
 
+def _not_a_range(value: str) -> bool:
+    """"500-1000", "800-1000": ranges of round numbers (tidal volumes, doses), not local phone numbers."""
+    m = re.fullmatch(r"\(?(\d{3})-(\d{4})\)?", value.strip())
+    return not (m and int(m[1]) % 50 == 0 and int(m[2]) % 50 == 0)
+
+
 def _street_words_ok(value: str) -> bool:
     """A street line, not "103 SR TO ST" or "2 days with IABP in place": no function word or
     clinical abbreviation between the number and the street type."""
@@ -155,12 +161,12 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
         RegexRecognizer("US_PHONE", [
             r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])",
-            r"(?<![\d/.-])\(?\d{3}-\d{4}\)?(?![\d-])",
+            r"(?<![\d/.-])\(?\d{3}-\d{4}\)?(?![\d-]|[A-Za-z])",
             r"(?<![\d-])\(\d{3}-\d{3}-\d{4}\)",
             r"(?<![\d.-])\d{3} \d{7}(?![\d-])", r"(?<![\d.-])\d{6}-\d{4}(?![\d-])",
             r"(?i)(?<![A-Za-z])(?:pager|pgr|pg|beeper|bpr|beep|ext|extension|phone|ph|tel|telephone|cell|mobile|fax|"
             r"call(?:\s+back)?(?:\s+at)?|contact(?:\s+number)?|number|#)\s*(?:#|no\.?|number|:)?\s*(?P<v>\d{4,11})(?![\d/.]\d)"],
-                        score=0.9, languages=L),
+                        score=0.9, languages=L, validator=_not_a_range),
         RegexRecognizer("US_STREET", [
             r"(?<![\d.,/-])\d{1,6}(?:\s+[A-Z][a-z]+|\s+[NSEW]\.?){1,4}\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
             r"Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Pike|Square|Sq)\b\.?"
