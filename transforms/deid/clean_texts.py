@@ -16,6 +16,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+#: KnownPHI fields that are never searched for in the text: they can only keep a finding out
+#: (clinical terms) or choose a surrogate (sex), so a text clean for one patient is clean for another
+_NOT_SEARCHED = {"clinical_terms", "sex"}
 _TOKEN = re.compile(r"[^\W_]{3,}|\d{2,}", re.UNICODE)
 
 
@@ -25,6 +28,8 @@ def known_tokens(known) -> frozenset[str] | None:
         return frozenset()
     tokens: set[str] = set()
     for f in dataclasses.fields(known):
+        if f.name in _NOT_SEARCHED:
+            continue
         value = getattr(known, f.name)
         values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
         for v in values:

@@ -146,6 +146,11 @@ def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blob
     """KnownPHI of one patient record: FHIR Patient + the headers of their DICOM instances."""
     from transforms.deid.fhir_deid import over_age_cap
 
+    from transforms.deid.text.known import clinical_terms_from_resources
+
     cap = int((fhir_policy or {}).get("age_cap", 89))
     over = bool(patient) and over_age_cap(resources, patient, fhir_policy)
-    return known_phi_for_patient(patient, over, [_dicom_dataset(b) for b in dicom_blobs or ()], cap)
+    known = known_phi_for_patient(patient, over, [_dicom_dataset(b) for b in dicom_blobs or ()], cap)
+    if known is not None:
+        known.clinical_terms = clinical_terms_from_resources(resources)  # never replaced in this patient's notes
+    return known

@@ -166,6 +166,8 @@ class TextDeidentifier:
         if entity == "FACILITY":
             return s.place(value)
         if entity in DATES:
+            if known and known.over_89 and known.birth_year and known.birth_year in value:
+                return "[日期]" if zh else "[DATE]"  # a shifted birth date of a 90+ patient still gives the age
             shifted = shift_date_text(value, shift)
             return shifted if shifted is not None and shifted != value else ("[日期]" if zh else "[DATE]")
         if entity == "BIRTH_YEAR_OVER_89":

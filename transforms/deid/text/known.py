@@ -137,10 +137,8 @@ def known_phi_from_patient_resource(patient: dict | None, *, today: dt.date | No
     return known
 
 
-def known_phi_from_record(resources: list[dict]) -> KnownPHI | None:
-    """Known PHI of the record's Patient, with the clinical terms of its coded resources."""
-    patient = next((r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"), None)
-    known = known_phi_from_patient_resource(patient) if patient else KnownPHI()
+def clinical_terms_from_resources(resources: list[dict]) -> list[str]:
+    """Words of the coded displays of a record's clinical resources (drugs, conditions, procedures)."""
     terms = set()
     for r in resources:
         if not isinstance(r, dict) or r.get("resourceType") in ("Patient", "RelatedPerson", "Practitioner",
@@ -153,7 +151,14 @@ def known_phi_from_record(resources: list[dict]) -> KnownPHI | None:
                 for c in cc.get("coding") or []:
                     if isinstance(c, dict) and isinstance(c.get("display"), str):
                         terms.update(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", c["display"]))
-    known.clinical_terms = sorted(terms)
-    if patient is None and not terms:
+    return sorted(terms)
+
+
+def known_phi_from_record(resources: list[dict]) -> KnownPHI | None:
+    """Known PHI of the record's Patient, with the clinical terms of its coded resources."""
+    patient = next((r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"), None)
+    known = known_phi_from_patient_resource(patient) if patient else KnownPHI()
+    known.clinical_terms = clinical_terms_from_resources(resources)
+    if patient is None and not known.clinical_terms:
         return None
     return known
