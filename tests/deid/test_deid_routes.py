@@ -244,3 +244,17 @@ def test_a_text_found_clean_for_one_patient_is_deidentified_again_for_a_patient_
     assert first == (text, {}) and (text, "en") in fn.clean.keys
     assert second == deid.deidentify(text, language="en", date_shift_days=5, known=KnownPHI(names=["Ward"]))
     assert second[0] != text  # the cache did not hide the second patient's own name
+
+
+def test_note_ids_are_kept_unless_they_carry_an_identifier():
+    from collections import Counter
+
+    from transforms.deid.files import FileDeidentifier
+
+    fd = FileDeidentifier(b"routes-test-secret-0123456789abcdef", {"text": {}})
+    counts = Counter()
+    assert fd._note_id("2-1", counts) == "2-1" and fd._note_id("zh-001", counts) == "zh-001"
+    for carrying in ("MRN 88231-A", "note-00412345678", "John Smith 3", "555-301-2211"):
+        assert fd._note_id(carrying, counts).startswith("d-"), carrying
+    keyed = FileDeidentifier(b"routes-test-secret-0123456789abcdef", {"text": {"note_ids": "key"}})
+    assert keyed._note_id("2-1", counts).startswith("d-")

@@ -201,6 +201,21 @@ class FileDeidentifier:
         return b"\n".join(orjson.dumps(r) for r in new) + b"\n"
 
     # ------------------------------------------------------------------------------ notes
+    def _note_id(self, value, counts: Counter):
+        """A note's own id: kept when it carries no identifier (policy ``text.note_ids: detect``), so
+        de-identified notes still join their annotations and gold sets; keyed when the detector finds
+        PHI in it or it holds a long number (a record or accession number); ``key`` always keys,
+        ``keep`` never does."""
+        mode = str((self.policy.get("text") or {}).get("note_ids", "detect"))
+        text = str(value)
+        if mode == "keep" or (mode == "detect" and isinstance(value, (str, int)) and not isinstance(value, bool)
+                              and not re.search(r"\d{6,}", text)
+                              and not self.text.analyze(text, language="en", known=None)):
+            counts["notes:id_kept"] += 1
+            return value
+        counts["notes:id_pseudonymized"] += 1
+        return "d-" + hmac_hex(self.secret, "document-id", text, 24)
+
     def _note_fields(self, obj: dict, counts: Counter, linker, source: str, position: str,
                      text_field: str = "text") -> dict:
         """One JSONL object or CSV row: every field de-identified by what it is (allow-list design)."""
@@ -218,8 +233,7 @@ class FileDeidentifier:
             elif k == "patient_id":
                 out[k] = patient_key(self.secret, person) if person else v
             elif k == "id" and v not in (None, ""):
-                out[k] = "d-" + hmac_hex(self.secret, "document-id", str(v), 24)
-                counts["notes:id_pseudonymized"] += 1
+                out[k] = self._note_id(v, counts)
             elif k == "date" and isinstance(v, str) and v.strip():
                 out[k] = _shift_date_value(v, shift)
                 counts["notes:date_shifted"] += 1

@@ -163,8 +163,9 @@ class TextDeidentifier:
             return s.city(value)
         if entity in HOSPITAL:
             return s.hospital(value, zh=zh)
-        if entity == "FACILITY":
-            return s.place(value)
+        if entity == "FACILITY":  # the name part of a facility ("VAMC" Hospital), or a whole name ("Mercy Hospital")
+            whole = re.search(r"(?i)\b(hospital|clinic|cent(?:er|re)|infirmary|hospice)$", value)
+            return s.hospital(value, zh=False) if whole else s.place(value)
         if entity in DATES:
             if known and known.over_89 and known.birth_year and known.birth_year in value:
                 return "[日期]" if zh else "[DATE]"  # a shifted birth date of a 90+ patient still gives the age

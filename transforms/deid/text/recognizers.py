@@ -85,6 +85,18 @@ class RegexRecognizer(EntityRecognizer):
         return results
 
 
+def _names_a_facility(value: str) -> bool:
+    """"Riverside Medical Center" names one; "Inpatient Hospital", "General Hospital" name a kind."""
+    from transforms.deid.text.lexicon import lexicon
+
+    lex = lexicon()
+    generic = set(lex.cues["generic_place_words"]) | set(lex.cues["internal_places"]) | lex.cues["function_words"]
+    words = re.findall(r"[A-Za-z][A-Za-z'&.-]*", value)[:-1]
+    words = [w for w in words if w.lower() not in ("medical", "health", "center")]
+    return any(w.lower().rstrip(".") not in generic | {"general", "emergency", "primary", "urgent", "family"}
+               for w in words)
+
+
 def _not_a_range(value: str) -> bool:
     """"500-1000", "800-1000": ranges of round numbers (tidal volumes, doses), not local phone numbers."""
     m = re.fullmatch(r"\(?(\d{3})-(\d{4})\)?", value.strip())
@@ -148,7 +160,7 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
         RegexRecognizer("CN_HOSPITAL", [rf"(?P<v>(?:(?![我本该你贵]院)(?![于在到至从去往赴经转送诊年])[{CJK}]){{2,16}}?(?:人民医院|中心医院|医院|卫生院|卫生服务中心|社区卫生服务站|医疗中心|妇幼保健院))"],
                         score=0.85, languages=L, trim_leading="年月日号于在到至从去往赴经转送入住就诊曾并及和与患者来我本该"),
         RegexRecognizer("HOSPITAL", [r"(?P<v>(?:[A-Z][A-Za-z'&.-]+ ){1,5}(?:Hospital|Medical Center|Health Center|Clinic|Infirmary))"],
-                        score=0.85, languages=L),
+                        score=0.85, languages=L, validator=_names_a_facility),
         RegexRecognizer("CN_DATE", [
             r"(?<!\d)(?:18|19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?",
             r"(?<![\d.])(?:18|19|20)\d{2}[./]\d{1,2}[./]\d{1,2}(?![\d.])",
