@@ -168,3 +168,20 @@ def test_chinese_clinical_words_are_kept(deid):
     out, _ = deid.deidentify(note, language="zh", date_shift_days=30)
     for kept in ("否认高血压", "慢性阻塞性肺疾病病史", "二甲双胍0.5g bid", "右肺上叶磨玻璃结节约8mm", "45岁"):
         assert kept in out, out
+
+
+@pytest.mark.parametrize("note,language", [("91 y.o. woman admitted.", "en"), ("Pt is 92yo F.", "en"),
+                                           ("age 93, frail.", "en"), ("年龄：96岁，女。", "zh")])
+def test_ages_over_89_in_every_written_form_become_90_plus(deid, note, language):
+    out, counts = deid.deidentify(note, language=language, date_shift_days=30)
+    assert "90+" in out and not re.search(r"9[1-6]", out), out
+
+
+def test_temperatures_and_rates_are_not_ages(deid):
+    note = "T 99 F, HR 92, RR 95 on vent."
+    assert deid.deidentify(note, language="en", date_shift_days=30)[0] == note
+
+
+def test_a_signature_with_the_family_name_first_is_found(deid):
+    out, _ = deid.deidentify("Reviewed with pt. Smithers, Jane RN", language="en", date_shift_days=30)
+    assert "Smithers" not in out and "Jane" not in out, out

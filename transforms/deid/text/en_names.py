@@ -88,6 +88,10 @@ class NameRules(WordClasses):
                     j -= 2
                     parts += 1
                     continue
+                if tj.text == "," and parts and j > 0 and toks[j - 1].low in self.lex.last and \
+                        not self.clinical(toks[j - 1]) and toks[j - 1].low not in self.function:
+                    j -= 1  # "Smith, Jane RN"
+                    continue
                 if self.initial(toks, j) or self.namey(tj, "medium"):
                     parts += 1
                     j -= 1

@@ -169,7 +169,9 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             rf"(?<![{ZH_NUM}年])(?:十[一二]?|[一二三四五六七八九])月(?:三十[一]?|二?十[一二三四五六七八九]?|[一二三四五六七八九])[日号]"],
             score=0.95, languages=L),
         RegexRecognizer("AGE_OVER_89", [
-            r"(?i)(?<![\d.])(?P<v>(?:9\d|1[0-4]\d))(?=\s*-?\s*(?:years?|yrs?|y/?o|year-old|岁|歲))"], score=0.95, languages=L),
+            r"(?i)(?<![\d.])(?P<v>(?:9\d|1[0-4]\d))(?=\s*-?\s*(?:years?|yrs?|y/?o|y\.\s?o\.?|yo[mf]?\b|year-old|岁|歲|周岁))",
+            r"(?i)(?<![A-Za-z])(?:age|aged)\s*[:=]?\s*(?P<v>(?:9\d|1[0-4]\d))(?![\d.])",
+            r"(?:年龄|年齡)\s*[:：]?\s*(?P<v>(?:9\d|1[0-4]\d))"], score=0.95, languages=L),
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
         RegexRecognizer("US_PHONE", [
             r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])",
