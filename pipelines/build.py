@@ -44,6 +44,12 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     std = opts.view_as(StandardOptions)
     if not std.runner:
         std.runner = "DirectRunner"  # named explicitly: never fall back to downloading Prism
+    from pipelines.runners import DASK_RUNNER, is_dask
+
+    if is_dask(std.runner):  # --runner dask: pipelines/runners/dask_runner.py (Beam's DaskOptions apply)
+        import pipelines.runners.dask_runner  # noqa: F401 - registers --dask_client_address, --dask_npartitions
+
+        std.runner = DASK_RUNNER
     if std.runner in ("DirectRunner", "direct"):
         direct = opts.view_as(DirectOptions)
         if "--direct_running_mode" not in " ".join(beam_args):
@@ -51,6 +57,11 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
         if "--direct_num_workers" not in " ".join(beam_args):
             direct.direct_num_workers = 0  # all cores
     return opts
+
+
+def runner_name(opts: PipelineOptions) -> str:
+    """The runner as the manifest records it: its class name (``DaskRunner``, ``DirectRunner``, ...)."""
+    return str(opts.view_as(StandardOptions).runner).rsplit(".", 1)[-1]
 
 
 def prepare_output(output: str, overwrite: bool, keep: tuple[str, ...] = ()) -> None:
@@ -255,7 +266,7 @@ def run_build(args, beam_args: list[str]) -> int:
 
     run_id = uuid.uuid4().hex[:12]
     started = time.time()
-    print(f"medcorpus {__version__}: building {len(sources)} source(s) with {opts.view_as(StandardOptions).runner}"
+    print(f"medcorpus {__version__}: building {len(sources)} source(s) with {runner_name(opts)}"
           f"{' (bundled sample, demo secret)' if secret.demo else ''}", file=sys.stderr)
     from pipelines.progress import RunProgress
 
@@ -265,7 +276,7 @@ def run_build(args, beam_args: list[str]) -> int:
     manifest = finish_manifest(
         args.output, run_id=run_id, version=__version__, config=config,
         config_hash=chash, secret=secret, input_fingerprint=fingerprint,
-        runner=opts.view_as(StandardOptions).runner, sources=sources, started=started, finished=finished,
+        runner=runner_name(opts), sources=sources, started=started, finished=finished,
         deid_policy=ctx.deid_policy)
     from pipelines.datacard import write_audit_log, write_data_card
 
