@@ -228,34 +228,53 @@ def _psutil_tree_rss(pid: int) -> list[tuple[int, int]]:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process tree every ``interval`` seconds until stopped."""
+    """Samples the RSS of process trees every ``interval`` seconds until stopped.
 
-    def __init__(self, pid: int, interval: float = 0.2):
+    ``roots`` maps a role to a root pid: ``driver`` (the ``medcorpus build`` process; its
+    descendants are DirectRunner SDK workers), and for Dask ``scheduler`` and ``workers`` (the
+    ``dask worker`` process, whose children are the worker processes). Records the peak of the sum
+    over every process, the peak of each single process, and the last CPU times seen per process.
+    """
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.2):
         super().__init__(daemon=True)
-        self.pid = pid
+        self.roots = dict(roots)
+        self.pid = roots["driver"]
         self.interval = interval
         self.stop_event = threading.Event()
         self.peak_tree = 0
-        self.peak_single = 0
-        self.peak_driver = 0
-        self.max_procs = 0
         self.peak_tree_at = 0.0
-        self.samples: list[tuple[float, int, int]] = []  # (seconds, tree rss, processes)
+        self.peak_by_process: dict[tuple[str, int], int] = {}  # (role, pid) -> peak RSS
+        self.max_procs = 0
+        self.samples: list[tuple[float, int, int]] = []  # (seconds, summed rss, processes)
         self._t0 = time.perf_counter()
         self._read = _psutil_tree_rss if psutil is not None else _proc_tree_rss
 
     def sample(self) -> None:
-        tree = self._read(self.pid)
-        if not tree:
+        seen = []
+        for role, root in self.roots.items():
+            seen += [(role, pid, rss) for pid, rss in self._read(root)]
+        if not seen:
             return
-        total = sum(r for _, r in tree)
+        total = sum(r for _, _, r in seen)
         now = time.perf_counter() - self._t0
-        self.samples.append((round(now, 2), total, len(tree)))
+        self.samples.append((round(now, 2), total, len(seen)))
         if total > self.peak_tree:
             self.peak_tree, self.peak_tree_at = total, now
-        self.peak_single = max(self.peak_single, max(r for _, r in tree))
-        self.peak_driver = max(self.peak_driver, sum(r for p, r in tree if p == self.pid))
-        self.max_procs = max(self.max_procs, len(tree))
+        for role, pid, rss in seen:
+            if rss > self.peak_by_process.get((role, pid), 0):
+                self.peak_by_process[(role, pid)] = rss
+        self.max_procs = max(self.max_procs, len(seen))
+
+    def peaks(self) -> dict[str, int]:
+        """Peak RSS: of the driver process, of the largest worker process, of the scheduler, of any one."""
+        by = self.peak_by_process
+        workers = [r for (role, pid), r in by.items() if (role == "driver" and pid != self.pid)
+                   or (role == "workers" and pid != self.roots.get("workers"))]
+        return {"peak_driver_rss": by.get(("driver", self.pid), 0),
+                "peak_worker_rss": max(workers, default=0), "worker_processes": len(workers),
+                "peak_scheduler_rss": max((r for (role, _), r in by.items() if role == "scheduler"), default=0),
+                "peak_single_rss": max(by.values(), default=0)}
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -265,6 +284,80 @@ class TreeSampler(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
         self.join()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process and its live descendants (psutil)."""
+    if psutil is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+class DaskCluster:
+    """A loopback ``dask scheduler`` and ``dask worker --nworkers N --nthreads 1`` as separate processes."""
+
+    def __init__(self, workers: int, tmp: Path):
+        self.workers, self.tmp = workers, tmp
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.address = ""
+
+    def __enter__(self) -> "DaskCluster":
+        import dask.distributed as ddist
+
+        dask_bin = Path(sys.executable).parent / "dask"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        sched_file = self.tmp / "scheduler.json"
+        sched_file.unlink(missing_ok=True)
+        env = dict(os.environ, MEDCORPUS_SECRET=BENCH_SECRET)  # the workers read the secret themselves
+        logs = {role: open(self.tmp / f"{role}.log", "w") for role in ("scheduler", "workers")}
+        self.procs["scheduler"] = subprocess.Popen(
+            [str(dask_bin), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(sched_file)], stdout=logs["scheduler"], stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+        deadline = time.time() + 60
+        while not sched_file.is_file():
+            if time.time() > deadline:
+                raise SystemExit("bench_scale: the dask scheduler did not start")
+            time.sleep(0.2)
+        self.procs["workers"] = subprocess.Popen(
+            [str(dask_bin), "worker", "--scheduler-file", str(sched_file), "--nworkers", str(self.workers),
+             "--nthreads", "1", "--no-dashboard", "--local-directory", str(self.tmp)],
+            stdout=logs["workers"], stderr=subprocess.STDOUT, env=env, cwd=str(REPO), start_new_session=True)
+        with ddist.Client(scheduler_file=str(sched_file), timeout=60) as client:
+            client.wait_for_workers(self.workers, timeout=120)
+            self.address = client.scheduler.address
+        return self
+
+    def pids(self) -> dict[str, int]:
+        return {role: p.pid for role, p in self.procs.items()}
+
+    def cpu_seconds(self) -> float:
+        return sum(tree_cpu_seconds(p.pid) for p in self.procs.values())
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for role in ("workers", "scheduler"):
+            proc = self.procs.get(role)
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 # -- one build --------------------------------------------------------------------------------
@@ -299,29 +392,43 @@ def manifest_counts(m: dict) -> dict:
     }
 
 
-def run_build(cmd: list[str], in_dir: str, out_dir: Path, workers: int, extra: list[str],
+def run_build(cmd: list[str], in_dir: str, out_dir: Path, runner: str, workers: int, extra: list[str],
               interval: float, log: Path) -> dict:
-    argv = cmd + ["build", "--source", f"fhir:{in_dir}", "--output", str(out_dir), "--overwrite"] + \
-        extra + [f"--direct_num_workers={workers}"]
+    """One build on the DirectRunner (multi-processing, ``workers`` processes) or on a fresh loopback
+    Dask cluster of ``workers`` single-threaded worker processes."""
+    argv = cmd + ["build", "--source", f"fhir:{in_dir}", "--output", str(out_dir), "--overwrite"] + extra
     env = dict(os.environ, MEDCORPUS_SECRET=BENCH_SECRET)
-    with open(log, "w") as fh:
-        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd="/tmp")
-        sampler = TreeSampler(proc.pid, interval)
-        sampler.start()
-        code = proc.wait()
-        wall = time.perf_counter() - t0
-        sampler.stop()
-        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the build and every descendant it waited for
-        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    cluster = DaskCluster(workers, OUT_ROOT / "dask") if runner == "dask" else None
+    if cluster is None:
+        argv += [f"--direct_num_workers={workers}"]
+    else:
+        cluster.__enter__()
+        argv += ["--runner", "dask", "--dask_client_address", cluster.address]
+    try:
+        cluster_cpu0 = cluster.cpu_seconds() if cluster else 0.0
+        with open(log, "w") as fh:
+            cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd="/tmp")
+            sampler = TreeSampler({"driver": proc.pid, **(cluster.pids() if cluster else {})}, interval)
+            sampler.start()
+            code = proc.wait()
+            wall = time.perf_counter() - t0
+            sampler.stop()
+            cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the build and every descendant it waited for
+            cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+        if cluster:
+            cpu += cluster.cpu_seconds() - cluster_cpu0
+    finally:
+        if cluster:
+            cluster.__exit__(None, None, None)
     if code != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"bench_scale: build failed (exit {code}): {' '.join(argv)}\n--- {log} (tail)\n{tail}")
     manifest = json.loads((out_dir / "manifest.json").read_text())
     return {
-        "argv": argv, "wall_s": wall, "cpu_s": cpu, "peak_tree_rss": sampler.peak_tree, "peak_single_rss": sampler.peak_single,
-        "peak_driver_rss": sampler.peak_driver, "max_processes": sampler.max_procs,
+        "argv": argv, "runner": runner, "wall_s": wall, "cpu_s": cpu, "peak_tree_rss": sampler.peak_tree,
+        **sampler.peaks(), "max_processes": sampler.max_procs,
         "peak_tree_at_s": round(sampler.peak_tree_at, 1), "rss_samples": sampler.samples,
         **manifest_counts(manifest),
     }
@@ -330,35 +437,38 @@ def run_build(cmd: list[str], in_dir: str, out_dir: Path, workers: int, extra: l
 # -- report -----------------------------------------------------------------------------------
 
 def print_table(rows: list[dict]) -> None:
-    head = (f"{'factor':>6}{'workers':>8}{'in MB':>7}{'patients':>9}{'resources':>10}{'docs':>6}{'wall s':>8}"
-            f"{'pat/s':>7}{'res/s':>8}{'MB/s':>7}{'tree RSS MB':>12}{'max proc MB':>12}{'cores':>6}")
+    head = (f"{'runner':>7}{'factor':>7}{'workers':>8}{'in MB':>7}{'patients':>9}{'resources':>10}{'docs':>6}"
+            f"{'wall s':>8}{'res/s':>8}{'CPU s':>8}{'res/s/core':>11}{'driver MB':>10}{'worker MB':>10}"
+            f"{'sched MB':>9}{'all MB':>8}{'cores':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['factor']:>5}x{r['workers']:>8}{r['input_mb']:>7.2f}{r['patients']:>9}{r['resources']:>10}"
-              f"{r['documents']:>6}{r['wall_s']:>8.1f}{r['patients'] / r['wall_s']:>7.2f}"
-              f"{r['resources'] / r['wall_s']:>8.1f}{r['input_mb'] / r['wall_s']:>7.3f}"
-              f"{r['peak_tree_rss'] / MB:>12.0f}{r['peak_single_rss'] / MB:>12.0f}{r['cpu_s'] / r['wall_s']:>6.2f}")
+        print(f"{r['runner']:>7}{r['factor']:>6}x{r['workers']:>8}{r['input_mb']:>7.2f}{r['patients']:>9}"
+              f"{r['resources']:>10}{r['documents']:>6}{r['wall_s']:>8.1f}{r['resources'] / r['wall_s']:>8.1f}"
+              f"{r['cpu_s']:>8.1f}{r['resources'] / max(r['cpu_s'], 1e-9):>11.1f}{r['peak_driver_rss'] / MB:>10.0f}"
+              f"{r['peak_worker_rss'] / MB:>10.0f}{r['peak_scheduler_rss'] / MB:>9.0f}"
+              f"{r['peak_tree_rss'] / MB:>8.0f}{r['cpu_s'] / r['wall_s']:>6.2f}")
 
 
 def growth(rows: list[dict]) -> list[str]:
     lines = []
-    for w in sorted({r["workers"] for r in rows}):
-        mine = sorted((r for r in rows if r["workers"] == w), key=lambda r: r["factor"])
+    for runner, w in sorted({(r["runner"], r["workers"]) for r in rows}):
+        mine = sorted((r for r in rows if r["workers"] == w and r["runner"] == runner), key=lambda r: r["factor"])
         base = mine[0]
         if len(mine) < 2:
             continue
-        lines.append(f"growth vs {base['factor']}x, {w} worker(s):")
+        lines.append(f"growth vs {base['factor']}x, {runner}, {w} worker(s):")
         for r in mine[1:]:
             data = r["input_mb"] / base["input_mb"]
             tr = r["wall_s"] / base["wall_s"]
             mr = r["peak_tree_rss"] / base["peak_tree_rss"]
             sr = r["peak_single_rss"] / base["peak_single_rss"]
+            wr = r["peak_worker_rss"] / max(base["peak_worker_rss"], 1)
             marg = (r["wall_s"] - base["wall_s"]) / (r["resources"] - base["resources"]) * 1000 \
                 if r["resources"] != base["resources"] else float("nan")
             lines.append(f"  {r['factor']:>3}x: data x{data:.2f} (patients x{r['patients'] / max(base['patients'], 1):.2f}),"
                          f" time x{tr:.2f} (time/data {tr / data:.2f}; marginal {marg:.1f} ms/resource),"
-                         f" tree RSS x{mr:.2f}, max-process RSS x{sr:.2f}")
+                         f" all-process RSS x{mr:.2f}, largest worker x{wr:.2f}, largest process x{sr:.2f}")
         last = mine[-1]
         data = last["input_mb"] / base["input_mb"]
         tr = last["wall_s"] / base["wall_s"]
@@ -375,10 +485,11 @@ def growth(rows: list[dict]) -> list[str]:
                      f"{tr:.2f} / {data:.2f} = {tr / data:.2f}"
                      + (f"; marginal s/1000 resources {', '.join(f'{m * 1000:.1f}' for m in margs)}" if margs else "")
                      + ")")
-        lines.append(f"  peak memory flat: {'yes' if mr <= 1.25 else 'no'} (peak tree RSS "
+        lines.append(f"  peak memory flat: {'yes' if mr <= 1.25 else 'no'} (all processes "
                      f"{base['peak_tree_rss'] / MB:.0f} -> {last['peak_tree_rss'] / MB:.0f} MB, x{mr:.2f}"
-                     f" for x{data:.2f} data; largest process {base['peak_single_rss'] / MB:.0f} -> "
-                     f"{last['peak_single_rss'] / MB:.0f} MB)")
+                     f" for x{data:.2f} data; driver {base['peak_driver_rss'] / MB:.0f} -> "
+                     f"{last['peak_driver_rss'] / MB:.0f} MB; largest worker {base['peak_worker_rss'] / MB:.0f} -> "
+                     f"{last['peak_worker_rss'] / MB:.0f} MB)")
     return lines
 
 
@@ -390,7 +501,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="number of base bundles (default 6: the full default run then takes about 13 minutes "
                          "on 2 cores; 12 takes about 25)")
     ap.add_argument("--factors", default="1,4,16", help="replication factors (default 1,4,16)")
-    ap.add_argument("--workers", default="1,2", help="--direct_num_workers values (default 1,2)")
+    ap.add_argument("--workers", default="2", help="worker processes: --direct_num_workers, and dask workers "
+                    "(--nworkers, one thread each); comma-separated values (default 2)")
+    ap.add_argument("--runners", default="direct,dask",
+                    help="direct (DirectRunner, multi-processing) and/or dask (a fresh loopback dask scheduler + "
+                         "workers per build, --runner dask); default direct,dask")
     ap.add_argument("--interval", type=float, default=0.2, help="RSS sampling interval in seconds")
     ap.add_argument("--medcorpus", help="medcorpus executable (default: next to this Python, else .venv/bin)")
     ap.add_argument("--in-root", type=Path, default=IN_ROOT)
@@ -400,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     extra = [a for a in extra if a != "--"]
     factors = sorted({int(x) for x in args.factors.split(",") if x.strip()})
     workers = [int(x) for x in args.workers.split(",") if x.strip()]
+    runners = [x.strip() for x in args.runners.split(",") if x.strip()]
+    if set(runners) - {"direct", "dask"}:
+        raise SystemExit("bench_scale: --runners takes direct and/or dask")
     cmd = medcorpus_command(args.medcorpus)
 
     t = time.perf_counter()
@@ -417,33 +535,36 @@ def main(argv: list[str] | None = None) -> int:
     args.out_root.mkdir(parents=True, exist_ok=True)
     rows = []
     for k in factors:
-        for w in workers:
-            out = args.out_root / f"x{k}"
-            log = args.out_root / f"x{k}-w{w}.log"
-            print(f"  building x{k} with {w} worker(s) ...", end=" ", flush=True)
-            res = run_build(cmd, inputs[k]["dir"], out, w, extra, args.interval, log)
-            res.update(factor=k, workers=w, input_mb=inputs[k]["bytes"] / MB, input_raw_mb=inputs[k]["raw_bytes"] / MB,
-                       input_files=inputs[k]["files"])
-            print(f"{res['wall_s']:.1f} s, {res['patients']} patients, peak tree RSS "
-                  f"{res['peak_tree_rss'] / MB:.0f} MB (at {res['peak_tree_at_s']} s, {res['max_processes']} processes; driver "
-                  f"{res['peak_driver_rss'] / MB:.0f} MB), {res['cpu_s'] / res['wall_s']:.2f} cores busy"
-                  f"{'' if res['reconciled'] else ', DOES NOT RECONCILE'}", flush=True)
-            rows.append(res)
+        for runner in runners:
+            for w in workers:
+                out = args.out_root / f"x{k}"
+                log = args.out_root / f"x{k}-{runner}-w{w}.log"
+                print(f"  building x{k} on {runner} with {w} worker(s) ...", end=" ", flush=True)
+                res = run_build(cmd, inputs[k]["dir"], out, runner, w, extra, args.interval, log)
+                res.update(factor=k, workers=w, input_mb=inputs[k]["bytes"] / MB,
+                           input_raw_mb=inputs[k]["raw_bytes"] / MB, input_files=inputs[k]["files"])
+                print(f"{res['wall_s']:.1f} s, {res['cpu_s']:.1f} CPU s, {res['patients']} patients, peak RSS: all "
+                      f"{res['peak_tree_rss'] / MB:.0f} MB (at {res['peak_tree_at_s']} s, {res['max_processes']} "
+                      f"processes), driver {res['peak_driver_rss'] / MB:.0f} MB, largest worker "
+                      f"{res['peak_worker_rss'] / MB:.0f} MB, {res['cpu_s'] / res['wall_s']:.2f} cores busy"
+                      f"{'' if res['reconciled'] else ', DOES NOT RECONCILE'}", flush=True)
+                rows.append(res)
 
     print()
     print_table(rows)
     print("(in MB: gzip-compressed bundles on disk; docs: notes extracted; wall s includes Beam start-up and "
-          "per-worker loading of the spaCy/Presidio engines; tree RSS: peak of the summed RSS of the build "
-          "process and all its descendants; max proc: peak RSS of the largest single process; cores: CPU seconds "
-          "of the process tree / wall seconds)")
+          "per-worker loading of the spaCy/Presidio engines (not the Dask cluster's start); CPU s: user + system "
+          "seconds of the build, its SDK workers and, on Dask, the scheduler and worker processes; res/s/core: "
+          "resources / CPU s; driver / worker / sched MB: peak RSS of the build process / of the largest worker "
+          "process / of the Dask scheduler; all MB: peak of the summed RSS of every process; cores: CPU s / wall s)")
     for k in factors:
         mine = [r for r in rows if r["factor"] == k]
-        extra_info = ", ".join(f"{r['workers']}w: pipeline {r['pipeline_s']} s, docs after dedup "
+        extra_info = ", ".join(f"{r['runner']} {r['workers']}w: pipeline {r['pipeline_s']} s, docs after dedup "
                                f"{r['documents_after_dedup']}, examples {r['examples']}" for r in mine)
         same = len({tuple(r["shard_sha256"]) for r in mine}) == 1
-        print(f"x{k}: {extra_info}; outputs identical across worker counts: {'yes' if same else 'no'}")
-    base_pat = {r["workers"]: r["patients"] for r in rows if r["factor"] == factors[0]}
-    scaled = all(r["patients"] == base_pat[r["workers"]] * r["factor"] // factors[0] for r in rows)
+        print(f"x{k}: {extra_info}; outputs identical across runners and worker counts: {'yes' if same else 'no'}")
+    base_pat = {(r["runner"], r["workers"]): r["patients"] for r in rows if r["factor"] == factors[0]}
+    scaled = all(r["patients"] == base_pat[(r["runner"], r["workers"])] * r["factor"] // factors[0] for r in rows)
     print(f"patients scale with the factor: {'yes' if scaled else 'no'}")
     print()
     for line in growth(rows):
@@ -451,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "base_bundles": args.base_bundles, "factors": factors, "workers": workers, "data": str(args.data),
+            "base_bundles": args.base_bundles, "factors": factors, "workers": workers, "runners": runners,
+            "data": str(args.data),
             "interval_s": args.interval, "command": cmd, "inputs": inputs, "results": rows,
             "growth": growth(rows), "patients_scale": scaled,
         }, indent=2))

@@ -56,6 +56,7 @@ from apache_beam.transforms import core
 from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.utils.windowed_value import create as _create_wv
 
 #: Beam's options: ``--dask_client_address``, ``--dask_npartitions``, ``--dask_connection_timeout``, ...
 DaskOptions = beam_dask.DaskOptions
@@ -156,7 +157,7 @@ def _run_bundle(partition, token: str, blob: _Blob, *side_values):
     """One partition = one bundle: start_bundle, every element, finish_bundle; then the output."""
     spec = _spec(token, blob)
     fn = spec.acquire()
-    out: list = []
+    out = _Pairs() if spec.tagged else _Partition()
     try:
         side_inputs = [SideInputMap(view, options, values) for (view, options), values in
                        zip(spec.side_views, side_values)]
@@ -173,16 +174,74 @@ def _run_bundle(partition, token: str, blob: _Blob, *side_values):
     return out
 
 
+# Partitions cross process boundaries pickled. A WindowedValue pickles alone (about 1,000 times slower
+# than a small tuple), so partitions pickle as plain values plus runs of shared timestamp/windows/pane.
+
+def _runs(wvs) -> list:
+    """``[[count, timestamp_micros, windows, pane_info], ...]`` of consecutive WindowedValues sharing them."""
+    runs: list = []
+    last = None
+    for wv in wvs:
+        meta = (wv.timestamp_micros, wv.windows, wv.pane_info)
+        if meta == last:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, *meta])
+            last = meta
+    return runs
+
+
+def _windowed(values: list, runs: list) -> list:
+    out, i = [], 0
+    for n, ts, windows, pane in runs:
+        out.extend(_create_wv(v, ts, windows, pane) for v in values[i:i + n])
+        i += n
+    return out
+
+
+class _Partition(list):
+    """A partition: WindowedValues."""
+
+    def __reduce__(self):
+        return _unpack_partition, ([wv.value for wv in self], _runs(self))
+
+
+def _unpack_partition(values, runs):
+    return _Partition(_windowed(values, runs))
+
+
+class _Pairs(list):
+    """``(tag or key, WindowedValue)`` pairs: a multi-output ParDo's partition, a shuffle bucket."""
+
+    def __reduce__(self):
+        return _unpack_pairs, ([t for t, _ in self], [wv.value for _, wv in self], _runs(wv for _, wv in self))
+
+
+def _unpack_pairs(tags, values, runs):
+    return _Pairs(zip(tags, _windowed(values, runs)))
+
+
+class _Grouped(list):
+    """GroupByKeyOnly's output: WindowedValue((key, [WindowedValue, ...]))."""
+
+    def __reduce__(self):
+        return _unpack_grouped, ([(wv.value[0], _Partition(wv.value[1])) for wv in self], _runs(self))
+
+
+def _unpack_grouped(groups, runs):
+    return _Grouped(_windowed([(key, list(values)) for key, values in groups], runs))
+
+
 def _select(partition, tag):
-    return [wv for t, wv in partition if t == tag]
+    return _Partition(wv for t, wv in partition if t == tag)
 
 
 def _concat(partitions):
-    return [wv for part in partitions for wv in part]
+    return _Partition(wv for part in partitions for wv in part)
 
 
 def _values(blob: _Blob):
-    return list(blob.data)
+    return _Partition(blob.data)
 
 
 def _split(partition, k: int) -> list[list]:
@@ -192,7 +251,7 @@ def _split(partition, k: int) -> list[list]:
     out, start = [], 0
     for i in range(k):
         end = start + size + (1 if i < extra else 0)
-        out.append(items[start:end])
+        out.append(_Partition(items[start:end]))
         start = end
     return out
 
@@ -210,7 +269,7 @@ def stable_hash(key) -> int:
 
 def _hash_split(partition, n: int) -> list[list]:
     """Reified ``(key, WindowedValue)`` elements -> ``n`` buckets by key hash."""
-    buckets: list[list] = [[] for _ in range(n)]
+    buckets = [_Pairs() for _ in range(n)]
     for wv in partition:
         buckets[stable_hash(wv.value[0]) % n].append(wv.value)
     return buckets
@@ -223,7 +282,7 @@ def _group(buckets):
         for key, value in bucket:
             groups.setdefault(key, []).append(value)
     window = (GlobalWindow(),)
-    return [WindowedValue((key, values), 0, window) for key, values in groups.items()]
+    return _Grouped(WindowedValue((key, values), 0, window) for key, values in groups.items())
 
 
 def _count(partitions) -> int:
