@@ -59,6 +59,27 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return opts
 
 
+#: --runner dask: one shuffle partition per this many input bytes (gzip JSON grows ~10x as Python objects)
+DASK_BYTES_PER_PARTITION = 16 * 1024 * 1024
+DASK_MAX_AUTO_PARTITIONS = 128
+
+
+def dask_partitions_for_input(opts: PipelineOptions, sources: list[Source]) -> None:
+    """On Dask, unless the user chose, at least one partition per 16 MB of input (at most 128), so that a
+    partition's records fit a worker however large the input (the runner's floor: two per worker thread)."""
+    from pipelines.runners import is_dask
+
+    if not is_dask(opts.view_as(StandardOptions).runner):
+        return
+    from pipelines.runners.dask_runner import DaskOptions, DaskRunnerOptions
+
+    if opts.view_as(DaskOptions).npartitions or opts.view_as(DaskRunnerOptions).dask_min_partitions:
+        return
+    total = sum(m.size_in_bytes for s in sources for m in FileSystems.match([s.pattern])[0].metadata_list)
+    opts.view_as(DaskRunnerOptions).dask_min_partitions = min(
+        DASK_MAX_AUTO_PARTITIONS, -(-total // DASK_BYTES_PER_PARTITION))
+
+
 def runner_name(opts: PipelineOptions) -> str:
     """The runner as the manifest records it: its class name (``DaskRunner``, ``DirectRunner``, ...)."""
     return str(opts.view_as(StandardOptions).runner).rsplit(".", 1)[-1]
@@ -243,6 +264,7 @@ def run_build(args, beam_args: list[str]) -> int:
     for table in config["terminology"].get("display_tables") or []:
         load_display_table(Path(table))
     fingerprint = input_fingerprint(sources)
+    dask_partitions_for_input(opts, sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks})
     incremental = getattr(args, "incremental", False)
     if getattr(args, "skip_unchanged", False) or incremental:

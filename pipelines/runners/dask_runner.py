@@ -25,8 +25,10 @@ own: GroupByKey runs Beam's GroupAlsoByWindow after the shuffle. Not supported, 
 runner: stateful DoFns, timers, splittable DoFns and ``beam.io.Read`` sources (read files in a
 ParDo instead), and Beam metrics.
 
-A partition is held in memory as a list while a task runs: choose ``--dask_npartitions`` so that the
-largest shuffle's data divided by it fits a worker thread's memory (default: two per worker thread).
+A partition is held in memory as a list while a task runs: choose ``--dask_npartitions`` (or a floor,
+``--dask_min_partitions``) so that the largest shuffle's data divided by it fits a worker thread's
+memory (default: two per worker thread). A shuffle costs ``inputs x outputs`` small tasks, so keep it
+in the hundreds, not thousands.
 
     python -m my_pipeline --runner pipelines.runners.dask_runner.DaskRunner \\
         --dask_client_address tcp://SCHEDULER:8786 [--dask_npartitions N]
@@ -47,6 +49,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from apache_beam import pvalue
 from apache_beam.internal import pickler
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import DoFnRunner, Receiver
 from apache_beam.runners.dask import dask_runner as beam_dask
@@ -60,6 +63,17 @@ from apache_beam.utils.windowed_value import create as _create_wv
 
 #: Beam's options: ``--dask_client_address``, ``--dask_npartitions``, ``--dask_connection_timeout``, ...
 DaskOptions = beam_dask.DaskOptions
+
+
+class DaskRunnerOptions(PipelineOptions):
+    """Options this runner adds to Beam's ``DaskOptions``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--dask_min_partitions", type=int, default=None,
+            help="Without --dask_npartitions: at least this many partitions per shuffle (default: two per worker "
+                 "thread). A partition is held in memory while a task runs; raise this for larger inputs.")
 
 _LOG = logging.getLogger(__name__)
 
@@ -523,7 +537,8 @@ class DaskRunner(beam_dask.DaskRunner):
         bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)  # noqa: SLF001 - Beam's own parsing
         client = ddist.Client(**dask_options)
         try:
-            npartitions = bag_kwargs.get("npartitions") or default_partitions(client)
+            npartitions = bag_kwargs.get("npartitions") or max(
+                default_partitions(client), options.view_as(DaskRunnerOptions).dask_min_partitions or 0)
             pipeline.replace_all(dask_overrides())
             translator = _Translator(npartitions, bag_kwargs.get("partition_size"))
             pipeline.visit(translator)
