@@ -69,3 +69,28 @@ def test_precision_and_recall_on_synthea_notes_with_known_near_duplicates(shared
     precision, recall = bench_dedup.pr(removed, gold)
     assert len(gold) > 50
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+def test_exact_copies_keep_one_text_per_group_in_any_merge_order():
+    """The exact stage's combiner holds one document per text: the smallest id, however the copies
+    are split across bundles and merged."""
+    import random
+
+    from transforms.dedup import _ExactRepresentative
+
+    fn = _ExactRepresentative()
+    docs = [{"doc_id": f"d{i:04d}", "text": NOTE} for i in range(500)]
+    rng = random.Random(7)
+    rng.shuffle(docs)
+    parts = [docs[i:i + 37] for i in range(0, len(docs), 37)]
+    accs = []
+    for part in parts:
+        acc = fn.create_accumulator()
+        for d in part:
+            acc = fn.add_input(acc, d)
+        accs.append(acc)
+    rng.shuffle(accs)
+    rep, others = fn.extract_output(fn.merge_accumulators([fn.create_accumulator()] + accs))
+    assert rep["doc_id"] == "d0000"
+    assert sorted(others) == [f"d{i:04d}" for i in range(1, 500)]
+    assert all(isinstance(x, str) for x in others), "only ids, never the copies' documents"

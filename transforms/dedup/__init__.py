@@ -1,7 +1,8 @@
 """Deduplication in Beam: exact hashing, then MinHash LSH with distributed connected components.
 
-* Exact: SHA-256 of the normalised text (NFKC, case-folded, whitespace collapsed), GroupByKey,
-  the smallest doc_id represents the group.
+* Exact: SHA-256 of the normalised text (NFKC, case-folded, whitespace collapsed), combined per
+  key (one document and the other ids kept, never every copy's text); the smallest doc_id
+  represents the group.
 * Near: a ``datasketch`` MinHash signature per exact representative (word 5-gram shingles for
   Latin text, character 5-grams for Chinese), ``bands x rows`` band keys through GroupByKey,
   candidate pairs verified by the signatures' estimated Jaccard similarity, then connected
@@ -64,13 +65,50 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
+class _ExactRepresentative(beam.CombineFn):
+    """Documents with one normalised text -> (the smallest doc_id's document, the other doc_ids).
+
+    A combiner, not a GroupByKey: a worker holds one document and a list of ids per text however
+    many copies of it the input has (a template note repeated a million times is a million ids,
+    not a million texts), and partial results combine before the shuffle.
+    """
+
+    def create_accumulator(self):
+        return None, []
+
+    def add_input(self, acc, doc):
+        rep, others = acc
+        if rep is None:
+            return doc, others
+        if doc["doc_id"] < rep["doc_id"]:
+            return doc, others + [rep["doc_id"]]
+        others.append(doc["doc_id"])
+        return rep, others
+
+    def merge_accumulators(self, accs):
+        rep, others = None, []
+        for r, ids in accs:
+            others.extend(ids)
+            if r is None:
+                continue
+            if rep is None or r["doc_id"] < rep["doc_id"]:
+                if rep is not None:
+                    others.append(rep["doc_id"])
+                rep = r
+            else:
+                others.append(r["doc_id"])
+        return rep, others
+
+    def extract_output(self, acc):
+        return acc
+
+
 def _exact_groups(item):
-    _, docs = item
-    ids = sorted(d["doc_id"] for d in docs)
-    rep = ids[0]
-    for doc_id in ids[1:]:
-        yield beam.pvalue.TaggedOutput("dups", (doc_id, {"cluster_id": rep, "representative": False, "kind": "exact"}))
-    yield next(d for d in docs if d["doc_id"] == rep), len(ids) > 1
+    _, (rep, others) = item
+    for doc_id in sorted(others):
+        yield beam.pvalue.TaggedOutput("dups", (doc_id, {"cluster_id": rep["doc_id"], "representative": False,
+                                                         "kind": "exact"}))
+    yield rep, bool(others)
 
 
 class _Sign(beam.DoFn):
@@ -142,7 +180,7 @@ class Deduplicate(beam.PTransform):
         exact = (
             docs
             | "ExactKey" >> beam.Map(lambda d: (hashlib.sha256(normalize(d["text"]).encode()).hexdigest(), d))
-            | "ExactGroup" >> beam.GroupByKey()
+            | "ExactGroup" >> beam.CombinePerKey(_ExactRepresentative())
             | "ExactReps" >> beam.FlatMap(_exact_groups).with_output_types(Any).with_outputs("dups", main="reps")
         )
         signed = exact.reps | "Sign" >> beam.ParDo(_Sign(self.bands, self.rows)).with_output_types(
