@@ -1,7 +1,7 @@
 """Scaling of the end-to-end build: wall time and peak memory as the input grows 1x, 4x, 16x.
 
-    python benchmarks/bench_scale.py [--base-bundles 6] [--factors 1,4,16] [--workers 1,2]
-                                     [--json results.json] [-- extra medcorpus/Beam args]
+    python benchmarks/bench_scale.py [--base-bundles 6] [--factors 1,4,16] [--runners direct,dask]
+                                     [--workers 2] [--json results.json] [-- extra medcorpus/Beam args]
 
 Inputs are made from the Synthea FHIR bundles in ``../shared/data/fhir/synthea-california``:
 the first N bundles (sorted by name; default 6, see --base-bundles) are the base; factor k writes k copies of each base bundle
@@ -15,18 +15,22 @@ same in every factor, so x1 is contained in x4, which is contained in x16. Note 
 changed: copies of a note are exact duplicates and the dedup stage drops them (documents after
 dedup do not scale with k; patients, resources and task examples do).
 
-Each (factor, workers) pair runs ``medcorpus build --source fhir:DIR --output
-/tmp/bench_scale_out/x{k} --overwrite --direct_num_workers=W`` as a subprocess with a fixed
-bench secret. While it runs, the summed RSS of the process and all its descendants (the Beam
-driver and its SDK worker subprocesses) is sampled every 0.2 s with psutil (or /proc when psutil
-is missing); the peak of that sum and the peak RSS of the largest single process are recorded.
-RSS of separate processes is summed as is (shared library pages are counted once per process).
+Each (factor, runner, workers) runs ``medcorpus build --source fhir:DIR --output
+/tmp/bench_scale_out/x{k} --overwrite`` as a subprocess with a fixed bench secret: on the
+DirectRunner with ``--direct_num_workers=W`` (multi-processing), or with ``--runner dask`` on a
+fresh loopback Dask cluster started for that build (``dask scheduler`` and ``dask worker
+--nworkers W --nthreads 1`` as separate processes, the secret in their environment; their start
+is not timed). While it runs, the RSS of every process (the build, its SDK workers, the Dask
+scheduler and workers) is sampled every 0.2 s with psutil (or /proc when psutil is missing): the
+peak per process (reported: the driver, the largest worker process, the scheduler) and the peak
+of the sum over all processes. RSS of separate processes is summed as is (shared library pages
+are counted once per process). CPU seconds are user + system of the build and the SDK workers it
+waited for, plus the Dask processes' CPU during the build.
 
 Counts come from the output manifest.json: patients (``stages.patients.terminology.out``), FHIR
 resources read (``stages.units.read.in``), notes/documents extracted (``stages.documents.deid.out``)
 and rows per split. Input MB is the summed size of the (gzip-compressed) input files on disk.
-CPU seconds of the whole tree (getrusage of waited-for children) over wall seconds show how many
-cores the run kept busy. Build logs go to ``/tmp/bench_scale_out/x{k}-w{W}.log``.
+CPU seconds over wall seconds show how many cores the run kept busy. Build logs go to ``/tmp/bench_scale_out/x{k}-w{W}.log``.
 """
 from __future__ import annotations
 
