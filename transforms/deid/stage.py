@@ -11,7 +11,7 @@ Everything after this stage sees only pseudonyms and shifted dates. Per patient:
   series is rendered to PNG.
 
 A bad DICOM instance or text document is rejected on its own; the rest of the patient goes on.
-Heavy engines (Presidio + spaCy) load once per worker in ``setup``.
+Heavy engines (Presidio + spaCy) load once per worker, on the first text to de-identify.
 """
 from __future__ import annotations
 
@@ -65,6 +65,28 @@ def _lang(text: str) -> str:
     return detect_language(text)[0]
 
 
+class _LazyText:
+    """The text de-identifier (Presidio + spaCy), loaded on the first text: a worker that meets no free
+    text (records-only inputs, a build without standalone documents) never loads the engines."""
+
+    def __init__(self, policy: dict, secret: bytes):
+        self.policy, self.secret, self._engine = policy, secret, None
+
+    def _get(self):
+        if self._engine is None:
+            from transforms.deid.text import TextDeidentifier
+
+            self._engine = TextDeidentifier(self.policy, self.secret)
+        return self._engine
+
+    def deidentify(self, *args, **kwargs):
+        return self._get().deidentify(*args, **kwargs)
+
+    def deidentify_many(self, items):
+        items = list(items)
+        return self._get().deidentify_many(items) if items else []
+
+
 class _TextDeidFn(beam.DoFn):
     """Holds the run secret and policy; loads the text de-identifier once per worker."""
 
@@ -82,10 +104,9 @@ class _TextDeidFn(beam.DoFn):
 
     def setup(self):
         from transforms.base import quiet_libraries
-        from transforms.deid.text import TextDeidentifier
 
         quiet_libraries()
-        self.text = TextDeidentifier(self.policy.get("text") or {}, self.secret)
+        self.text = _LazyText(self.policy.get("text") or {}, self.secret)
 
     def _display(self):
         """A coding's display from the terminology tables (the user's, then the shipped ones)."""
