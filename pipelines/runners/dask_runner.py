@@ -153,8 +153,14 @@ class _Receiver(Receiver):
         self.out.append((self.tag, windowed_value) if self.tagged else windowed_value)
 
 
+class _Dropped(Receiver):
+    def receive(self, windowed_value) -> None:
+        pass
+
+
 class _Receivers(dict):
-    """tag -> receiver, made on first use; every tag's output goes to one list, in order."""
+    """tag -> receiver, made on first use; every tag's output goes to one list, in order. Output to a
+    tag the ParDo did not declare is dropped, as on the DirectRunner."""
 
     def __init__(self, out: list, tagged: bool):
         super().__init__()
@@ -162,8 +168,9 @@ class _Receivers(dict):
 
     def __missing__(self, tag):
         if tag is not None and not self.tagged:
-            raise ValueError(f"output to undeclared tag {tag!r}")
-        receiver = self[tag] = _Receiver(self.out, tag, self.tagged)
+            receiver = self[tag] = _Dropped()
+        else:
+            receiver = self[tag] = _Receiver(self.out, tag, self.tagged)
         return receiver
 
 
@@ -496,6 +503,9 @@ class DaskPipelineResult(PipelineResult):
             ddist.wait(self.futures, timeout=None if duration is None else duration / 1000)
         except TimeoutError:
             return self._state
+        except BaseException:  # Ctrl-C: stop the job on the cluster too
+            self.cancel()
+            raise
         try:
             for future in self.futures:
                 future.result()
