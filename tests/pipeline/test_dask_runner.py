@@ -164,3 +164,39 @@ def test_sample_on_two_dask_workers_writes_the_direct_runner_rows(cluster, tmp_p
     assert manifest["runner"] == "DaskRunner"
     assert manifest["reconciliation"]["ok"], manifest["reconciliation"]["problems"]
     assert sorted_rows(tmp_path / "dask") == sorted_rows(direct)
+
+
+def test_partitions_pickle_as_values_and_keep_timestamps_windows_and_tags():
+    import pickle
+
+    from apache_beam.transforms.window import GlobalWindows, IntervalWindow
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    from pipelines.runners.dask_runner import _Pairs, _Partition
+
+    windowed = [GlobalWindows.windowed_value({"i": i}) for i in range(50)] + \
+               [WindowedValue(("k", i), 10 + i, (IntervalWindow(0, 100),)) for i in range(5)]
+    part = _Partition(windowed)
+    back = pickle.loads(pickle.dumps(part))
+    assert [(w.value, w.timestamp, w.windows) for w in back] == [(w.value, w.timestamp, w.windows) for w in part]
+    pairs = _Pairs(("even" if i % 2 else None, w) for i, w in enumerate(windowed))
+    assert pickle.loads(pickle.dumps(pairs)) == pairs
+    many = [GlobalWindows.windowed_value(i) for i in range(2000)]
+    packed, values = len(pickle.dumps(_Partition(many))), len(pickle.dumps(list(range(2000))))
+    assert packed < values + 1000, "one windowing run for the partition, not one per element"
+
+
+def test_dask_partitions_grow_with_the_input_size(tmp_path):
+    from pipelines.build import DASK_BYTES_PER_PARTITION, dask_partitions_for_input, pipeline_options
+    from pipelines.runners.dask_runner import DaskRunnerOptions
+    from pipelines.sources import parse_source
+
+    with open(tmp_path / "big.ndjson", "wb") as fh:
+        fh.truncate(5 * DASK_BYTES_PER_PARTITION + 1)  # sparse: a size, no data
+    sources = [parse_source(f"fhir:{tmp_path}")]
+    opts = pipeline_options(["--runner", "dask"])
+    dask_partitions_for_input(opts, sources)
+    assert opts.view_as(DaskRunnerOptions).dask_min_partitions == 6
+    chosen = pipeline_options(["--runner", "dask", "--dask_npartitions", "3"])
+    dask_partitions_for_input(chosen, sources)
+    assert chosen.view_as(DaskRunnerOptions).dask_min_partitions is None, "the user's choice stands"
