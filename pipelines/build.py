@@ -17,6 +17,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
+import pipelines.runners.dask_runner  # noqa: F401 - registers the --dask_* options (Beam's DaskOptions and ours)
 from pipelines import __version__
 from pipelines.config import config_hash, load_config, load_section_file
 from pipelines.errors import UserError
