@@ -172,7 +172,7 @@ def test_partitions_pickle_as_values_and_keep_timestamps_windows_and_tags():
     from apache_beam.transforms.window import GlobalWindows, IntervalWindow
     from apache_beam.utils.windowed_value import WindowedValue
 
-    from pipelines.runners.dask_runner import _Pairs, _Partition
+    from pipelines.runners.dask_tasks import _Pairs, _Partition
 
     windowed = [GlobalWindows.windowed_value({"i": i}) for i in range(50)] + \
                [WindowedValue(("k", i), 10 + i, (IntervalWindow(0, 100),)) for i in range(5)]
