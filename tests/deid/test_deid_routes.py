@@ -254,7 +254,8 @@ def test_note_ids_are_kept_unless_they_carry_an_identifier():
     fd = FileDeidentifier(b"routes-test-secret-0123456789abcdef", {"text": {}})
     counts = Counter()
     assert fd._note_id("2-1", counts) == "2-1" and fd._note_id("zh-001", counts) == "zh-001"
-    for carrying in ("MRN 88231-A", "note-00412345678", "John Smith 3", "555-301-2211"):
+    for carrying in ("MRN 88231-A", "note-00412345678", "John Smith 3", "555-301-2211", "MRN-4417-0093-csv",
+                     "acc_12-34-5678"):
         assert fd._note_id(carrying, counts).startswith("d-"), carrying
     keyed = FileDeidentifier(b"routes-test-secret-0123456789abcdef", {"text": {"note_ids": "key"}})
     assert keyed._note_id("2-1", counts).startswith("d-")

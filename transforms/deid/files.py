@@ -201,16 +201,19 @@ class FileDeidentifier:
         return b"\n".join(orjson.dumps(r) for r in new) + b"\n"
 
     # ------------------------------------------------------------------------------ notes
-    def _note_id(self, value, counts: Counter):
+    def _note_id(self, value, counts: Counter, known=None):
         """A note's own id: kept when it carries no identifier (policy ``text.note_ids: detect``), so
-        de-identified notes still join their annotations and gold sets; keyed when the detector finds
-        PHI in it or it holds a long number (a record or accession number); ``key`` always keys,
-        ``keep`` never does."""
+        de-identified notes still join their annotations and gold sets; keyed when it holds six or
+        more digits (a record, accession or phone number), a record-number cue, or anything the
+        detector or the person's known PHI finds; ``key`` always keys, ``keep`` never does."""
         mode = str((self.policy.get("text") or {}).get("note_ids", "detect"))
         text = str(value)
         if mode == "keep" or (mode == "detect" and isinstance(value, (str, int)) and not isinstance(value, bool)
-                              and not re.search(r"\d{6,}", text)
-                              and not self.text.analyze(text, language="en", known=None)):
+                              and sum(c.isdigit() for c in text) < 6
+                              and not re.search(r"(?i)mrn|acc(?:ession)?|ssn|pid|chart|record", text)
+                              and not self.text.analyze(text.replace("-", " ").replace("_", " "), language="en",
+                                                        known=known)
+                              and not self.text.analyze(text, language="en", known=known)):
             counts["notes:id_kept"] += 1
             return value
         counts["notes:id_pseudonymized"] += 1
@@ -233,7 +236,7 @@ class FileDeidentifier:
             elif k == "patient_id":
                 out[k] = patient_key(self.secret, person) if person else v
             elif k == "id" and v not in (None, ""):
-                out[k] = self._note_id(v, counts)
+                out[k] = self._note_id(v, counts, known)
             elif k == "date" and isinstance(v, str) and v.strip():
                 out[k] = _shift_date_value(v, shift)
                 counts["notes:date_shifted"] += 1

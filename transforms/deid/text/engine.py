@@ -63,7 +63,33 @@ def _build_analyzer_engine(ner: bool):
     for lang in ("en", "zh"):
         for rec in build_recognizers(lang):
             registry.add_recognizer(rec)
-    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en", "zh"])
+    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en", "zh"],
+                          context_aware_enhancer=_linear_context_enhancer())
+
+
+def _linear_context_enhancer():
+    """Presidio's lemma context enhancer, with the token of a match found by bisection: the stock one
+    walks every token of the text for every match (43 s for a 300,000-character note, quadratic)."""
+    from bisect import bisect_right
+
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    class LinearContextEnhancer(LemmaContextAwareEnhancer):
+        def _extract_surrounding_words(self, nlp_artifacts, word, start):
+            if not nlp_artifacts.tokens:
+                return [""]
+            ends = getattr(nlp_artifacts, "_medcorpus_token_ends", None)
+            if ends is None:
+                ends = [i + len(t.text) for i, t in zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens)]
+                nlp_artifacts._medcorpus_token_ends = ends
+            index = min(bisect_right(ends, start), len(ends) - 1)  # first token whose end passes the start
+            backward = self._add_n_words_backward(index, self.context_prefix_count, nlp_artifacts.lemmas,
+                                                  nlp_artifacts.keywords)
+            forward = self._add_n_words_forward(index, self.context_suffix_count, nlp_artifacts.lemmas,
+                                                nlp_artifacts.keywords)
+            return list(set(backward + forward))
+
+    return LinearContextEnhancer()
 
 
 def _entities_only(nlp) -> None:

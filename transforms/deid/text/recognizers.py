@@ -133,7 +133,7 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             r"health plan (?:number|no\.?|id|#)|claim (?:number|no\.?|#)|account (?:number|no\.?|#)|acct\.? ?(?:no\.?|#)?|"
             r"licen[cs]e (?:number|no\.?|#)|lic\.? ?(?:no\.?|#)|certificate (?:number|no\.?|#)|serial (?:number|no\.?|#)|"
             r"s/n|device id|udi|implant id|vin|vehicle id|license plate|plate (?:number|no\.?|#)|badge (?:number|no\.?|#)|"
-            r"employee id|NPI|DEA)(?![A-Za-z])\s*[:#]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{3,24})"],
+            r"employee id|NPI|DEA)(?![A-Za-z])\s*[:#-]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9-]{3,24})"],
             score=0.95, languages=L, validator=lambda v: any(c.isdigit() for c in v)),
         RegexRecognizer("VEHICLE_ID", [r"(?<![A-Za-z0-9])(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])"],
                         score=0.85, languages=L),
@@ -174,9 +174,11 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             r"(?:年龄|年齡)\s*[:：]?\s*(?P<v>(?:9\d|1[0-4]\d))"], score=0.95, languages=L),
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
         RegexRecognizer("US_PHONE", [
-            r"(?<![\d-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])",
+            r"(?<!\d)(?<!\d-)(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])"
+            r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5}(?!\d))?",
             r"(?<![\d/.-])\(?\d{3}-\d{4}\)?(?![\d-]|[A-Za-z])",
             r"(?<![\d-])\(\d{3}-\d{3}-\d{4}\)",
+            r"(?<![\w+])\+(?:[2-9]\d{0,2})[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?![\d-])",
             r"(?<![\d.-])\d{3} \d{7}(?![\d-])", r"(?<![\d.-])\d{6}-\d{4}(?![\d-])",
             r"(?i)(?<![A-Za-z])(?:pager|pgr|pg|beeper|bpr|beep|ext|extension|phone|ph|tel|telephone|cell|mobile|fax|"
             r"call(?:\s+back)?(?:\s+at)?|contact(?:\s+number)?|number|#)\s*(?:#|no\.?|number|:)?\s*(?P<v>\d{4,11})(?![\d/.]\d)"],
