@@ -25,9 +25,15 @@ def _patient(bundle_path):
 
 
 def _identifiers(patient) -> list[str]:
-    """Name parts (with and without Synthea's digits), identifiers, telecom, street lines, birth date."""
+    """Name parts (with and without Synthea's digits), identifiers, telecom, street lines, birth date.
+    A name part stripped of its digits that is a clinical word ("White193" -> "white", as in "White
+    blood cells" of a lab table) is searched with its digits only."""
+    from transforms.deid.text.lexicon import lexicon
+
+    clinical = lexicon().clinical
     values = [p for n in patient["name"] for p in n.get("given", []) + [n["family"]]]
-    values += [re.sub(r"\d+$", "", v) for v in values if len(re.sub(r"\d+$", "", v)) >= 4]
+    values += [re.sub(r"\d+$", "", v) for v in values if len(re.sub(r"\d+$", "", v)) >= 4
+               and re.sub(r"\d+$", "", v).lower() not in clinical]
     values += [i["value"] for i in patient["identifier"]] + [t["value"] for t in patient.get("telecom", [])]
     values += [l for a in patient.get("address", []) for l in a.get("line", [])] + [patient["birthDate"]]
     return [v.lower() for v in values]

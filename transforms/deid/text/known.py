@@ -36,14 +36,30 @@ class KnownPHI:
         for entity, values in (("KNOWN_NAME", self.names), ("KNOWN_ID", self.ids), ("KNOWN_PHONE", self.phones),
                                ("KNOWN_ADDRESS", self.addresses), ("KNOWN_CITY", self.cities),
                                ("KNOWN_DATE", self.dates)):
-            patterns = [_known_pattern(v) for v in sorted(set(values), key=lambda s: (-len(s), s)) if v]
-            if patterns:
-                out.append(RegexRecognizer(entity, ["|".join(patterns)], score=1.0, languages=(language,),
-                                           flags=re.IGNORECASE, name=f"known_{entity.lower()}"))
+            values = sorted({v for v in values if v}, key=lambda s: (-len(s), s))
+            # a name that is also an English or clinical word ("White", "Will", "Rose") is matched as
+            # written: "White" the maiden name, not "white" the race or "white blood cells"
+            exact = [v for v in values if entity == "KNOWN_NAME" and _is_word(v)]
+            folded = [v for v in values if v not in exact]
+            if folded:
+                out.append(RegexRecognizer(entity, ["|".join(_known_pattern(v) for v in folded)], score=1.0,
+                                           languages=(language,), flags=re.IGNORECASE,
+                                           name=f"known_{entity.lower()}"))
+            if exact:
+                out.append(RegexRecognizer(entity, ["|".join(_known_pattern(v) for v in exact)], score=1.0,
+                                           languages=(language,), name=f"known_{entity.lower()}_as_written"))
         if self.over_89 and self.birth_year:
             out.append(RegexRecognizer("BIRTH_YEAR_OVER_89", [rf"(?<!\d){self.birth_year}(?!\d)"], score=1.0,
                                        languages=(language,), name="known_birth_year"))
         return out
+
+
+def _is_word(value: str) -> bool:
+    from transforms.deid.text.lexicon import lexicon
+
+    lex = lexicon()
+    words = value.lower().split()
+    return bool(words) and all(w in lex.common or w in lex.clinical for w in words)
 
 
 def _known_pattern(value: str) -> str:
