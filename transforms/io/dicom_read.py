@@ -63,3 +63,42 @@ def instance_summary(ds: pydicom.Dataset) -> dict:
         "NumberOfFrames": int(ds.get("NumberOfFrames", 1) or 1),
         "TransferSyntaxUID": str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or ""),
     }
+
+
+def dicom_members(data: bytes, limits) -> list[tuple[str, bytes]]:
+    """``(position, bytes)`` of the DICOM objects in a file: itself, a gzip, or the members of a zip,
+    decompressed under the limits (``transforms.io.archive``: ``LimitExceeded`` / ``BadArchive``)."""
+    from transforms.io.archive import gunzip, is_gzip, is_zip, zip_members
+
+    if is_zip(data):
+        return [(position, blob) for position, _, blob in zip_members(data, limits)]
+    if is_gzip(data):
+        return [("file", gunzip(data, limits))]
+    return [("file", data)]
+
+
+def iter_dicom_units(data: bytes, source: str, limits):
+    """DICOM units (headers read, pixels left as bytes) or reject dicts of one file."""
+    from transforms.io.archive import BadArchive
+    from transforms.io.limits import LimitExceeded
+
+    try:
+        members = dicom_members(data, limits)
+    except (LimitExceeded, BadArchive) as exc:
+        yield {"reject": True, "position": "file", "error_kind": exc.kind, "message": exc.message}
+        return
+    for position, blob in members:
+        try:
+            ds = read_dataset(blob, headers_only=True)
+            summary = instance_summary(ds)
+        except DicomReadError as exc:
+            yield {"reject": True, "position": position, "error_kind": exc.kind, "message": exc.message}
+            continue
+        if not summary.get("SOPInstanceUID") or not summary.get("StudyInstanceUID"):
+            yield {"reject": True, "position": position, "error_kind": "missing_uid",
+                   "message": "DICOM object without StudyInstanceUID or SOPInstanceUID"}
+            continue
+        yield {"kind": "dicom", "source": source, "position": position, "data": blob,
+               "link_id": summary.get("PatientID") or None,
+               "study_uid": summary["StudyInstanceUID"], "series_uid": summary.get("SeriesInstanceUID") or "",
+               "sop_uid": summary["SOPInstanceUID"]}

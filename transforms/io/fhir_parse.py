@@ -2,25 +2,32 @@
 
 Shapes: Bundles of any type (collection, transaction, batch, searchset, document, nested),
 Bulk Data ``$export`` NDJSON (one resource per line, any type), single-resource JSON; gzip
-accepted. Each resource is validated once with ``fhir.resources`` (R4 data with the R4B models,
-since fhir.resources has no R4 package; R5 with the default package). ``lenient`` mode keeps an
+accepted (bounded, ``transforms.io.archive``), any text encoding (``transforms.io.decode``).
+Each resource is validated once with ``fhir.resources`` (R4 data with the R4B models, since
+fhir.resources has no R4 package; R5 with the default package). ``lenient`` mode keeps an
 invalid resource flagged, ``strict`` rejects it (only that entry). Rejects never carry values:
 pydantic's ``input`` is dropped and only error locations and types are kept.
+
+The smallest broken unit is rejected: a file that cannot be parsed as a whole is one reject (a
+truncated pretty-printed Bundle is one reject, not one per line); a bad NDJSON line, a bad entry
+or resource inside a good Bundle, a resource past a limit (``transforms.io.limits``), with an id
+of the wrong JSON type or a malformed patient reference is one reject.
 """
 from __future__ import annotations
 
-import gzip
-import zlib
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
 import orjson
 
-REF_FIELDS = ("subject", "patient", "beneficiary", "individual")
-#: resources that describe the world, not a patient (never keyed to one)
-REFERENCE_ONLY = {"Organization", "Practitioner", "PractitionerRole", "Location", "Medication",
-                  "Substance", "HealthcareService", "Endpoint", "ValueSet", "CodeSystem", "StructureDefinition",
-                  "Bundle", "Provenance", "Group", "Library", "Questionnaire", "OperationOutcome"}
+from transforms.io.archive import BadArchive, unwrap
+from transforms.io.fhir_refs import (REF_FIELDS, REFERENCE_ONLY, json_type, normalize_resource_id,  # noqa: F401
+                                     patient_identifiers, patient_link, patient_ref_of)
+from transforms.io.limits import LimitExceeded, Limits, check_json
+
+#: Bundles nested in Bundles deeper than this are rejected (each level is one entry.resource)
+MAX_NESTED_BUNDLES = 8
 
 
 def _reject(source: str, position: str, kind: str, message: str) -> dict:
@@ -28,10 +35,9 @@ def _reject(source: str, position: str, kind: str, message: str) -> dict:
             "message": message}
 
 
-def maybe_gunzip(data: bytes) -> bytes:
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
-    return data
+def maybe_gunzip(data: bytes, limits: Limits | None = None) -> bytes:
+    """Gunzip under the limits (``LimitExceeded``/``BadArchive``) when ``data`` is gzip."""
+    return unwrap(data, limits or Limits())
 
 
 @lru_cache(maxsize=None)
@@ -69,139 +75,252 @@ def validate_resource(resource: dict, version: str) -> list[str]:
     return []
 
 
-def _unit(resource: dict, source: str, position: str, version: str, mode: str, full_url: str | None):
-    rtype = resource.get("resourceType")
-    if not known_resource_type(version, rtype):
-        return _reject(source, position, "unknown_resource_type",
-                       "resourceType is missing or not a FHIR " + version + " resource type")
-    problems = validate_resource(resource, version)
-    if problems and mode == "strict":
-        return _reject(source, position, "invalid_resource",
-                       f"{rtype} failed {version} validation: " + "; ".join(problems[:3]))
-    unit = {"kind": "fhir", "source": source, "position": position, "resource": resource,
-            "valid": not problems, "validation": problems}
-    if full_url is not None:
-        unit["full_url"] = full_url
-    return unit
+@dataclass
+class FhirFile:
+    """One FHIR file, parsed: its shape, the parsed document(s) and its units and rejects in file order.
+
+    ``shape`` is ``bundle`` | ``resource`` | ``ndjson`` | ``rejected``; ``doc`` is the Bundle or the
+    resource; ``lines`` the NDJSON ``(line number, parsed value)`` pairs (``None`` for a broken line).
+    ``medcorpus deid`` rebuilds the file from these with only the good units (``rebuild``).
+    """
+
+    shape: str = "rejected"
+    doc: dict | None = None
+    lines: list = field(default_factory=list)
+    items: list = field(default_factory=list)
+    encoding: str = "utf-8"
+    replaced: int = 0
 
 
-def _iter_bundle(bundle: dict, source: str, prefix: str, version: str, mode: str) -> Iterator[dict]:
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list):
-        yield _reject(source, prefix or "file", "invalid_bundle", "Bundle.entry is not a list")
-        return
-    for i, entry in enumerate(entries):
-        position = f"{prefix}entry {i}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            if isinstance(entry, dict) and "request" in entry and "resource" not in entry:
-                continue  # e.g. a DELETE in a transaction: no resource to keep (not a unit)
-            yield _reject(source, position, "invalid_entry", "bundle entry without a resource object")
+class _Parser:
+    def __init__(self, source: str, version: str, mode: str, limits: Limits):
+        self.source, self.version, self.mode, self.limits = source, version, mode, limits
+
+    def reject(self, position: str, kind: str, message: str) -> dict:
+        return _reject(self.source, position, kind, message)
+
+    def unit(self, resource: dict, position: str, full_url: str | None) -> dict:
+        rtype = resource.get("resourceType")
+        if not known_resource_type(self.version, rtype):
+            return self.reject(position, "unknown_resource_type",
+                               "resourceType is missing or not a FHIR " + self.version + " resource type")
+        try:
+            check_json(resource, self.limits, rtype)
+        except LimitExceeded as exc:
+            return self.reject(position, exc.kind, exc.message)
+        resource, problem = normalize_resource_id(resource)
+        if problem:
+            return self.reject(position, *problem)
+        problems = validate_resource(resource, self.version)
+        if problems and self.mode == "strict":
+            return self.reject(position, "invalid_resource",
+                               f"{rtype} failed {self.version} validation: " + "; ".join(problems[:3]))
+        unit = {"kind": "fhir", "source": self.source, "position": position, "resource": resource,
+                "valid": not problems, "validation": problems}
+        if full_url is not None:
+            unit["full_url"] = full_url if isinstance(full_url, str) else ""
+        return unit
+
+    def bundle(self, bundle: dict, prefix: str, level: int = 0) -> Iterator[dict]:
+        where = prefix.rstrip("/") or "file"
+        entries = bundle.get("entry") or []
+        if not isinstance(entries, list):
+            yield self.reject(where, "invalid_bundle", f"Bundle.entry is a JSON {json_type(entries)}, not a list")
+            return
+        if level > MAX_NESTED_BUNDLES:
+            yield self.reject(where, "too_deeply_nested", f"Bundles nested more than {MAX_NESTED_BUNDLES} levels deep")
+            return
+        if len(entries) > self.limits.max_bundle_entries:
+            yield self.reject(where, "too_many_entries",
+                              f"Bundle has {len(entries)} entries, over the configured cap of "
+                              f"{self.limits.max_bundle_entries} (limits.max_bundle_entries)")
+            return
+        for i, entry in enumerate(entries):
+            position = f"{prefix}entry {i}"
+            if not isinstance(entry, dict):
+                yield self.reject(position, "invalid_entry", f"bundle entry is a JSON {json_type(entry)}, not an object")
+                continue
+            res = entry.get("resource")
+            if not isinstance(res, dict):
+                if "request" in entry and "resource" not in entry:
+                    continue  # e.g. a DELETE in a transaction: no resource to keep (not a unit)
+                yield self.reject(position, "invalid_entry", "bundle entry without a resource object")
+                continue
+            if res.get("resourceType") == "Bundle":
+                yield from self.bundle(res, position + "/", level + 1)
+                continue
+            yield self.unit(res, position, entry.get("fullUrl") or "")
+
+    def document(self, doc: dict, prefix: str = "") -> Iterator[dict]:
+        if doc.get("resourceType") == "Bundle":
+            yield from self.bundle(doc, prefix)
+        else:
+            yield self.unit(doc, prefix.rstrip("/") or "file", None)
+
+
+def _json_bytes(data: bytes) -> tuple[bytes, str, int]:
+    """UTF-8 bytes for orjson (BOM, UTF-16/32, GB18030... decoded), the encoding and replaced-byte count."""
+    from transforms.io.decode import decode_bytes, has_bom
+
+    if not has_bom(data) and b"\x00" not in data[:4096]:
+        try:
+            data.decode("utf-8")
+            return data, "utf-8", 0
+        except UnicodeDecodeError:
+            pass
+    d = decode_bytes(data)  # UndecodableText propagates
+    return d.text.encode("utf-8"), d.encoding, d.replaced
+
+
+def _loads(blob: bytes):
+    try:
+        return orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        return _INVALID
+
+
+_INVALID = object()
+
+
+def read_fhir(data: bytes, source: str, *, fhir_version: str = "R4", mode: str = "lenient",
+              limits: Limits | None = None) -> FhirFile:
+    """Parse one FHIR file's bytes into a ``FhirFile`` (units resolved to their patient, or rejects)."""
+    limits = limits or Limits()
+    out = FhirFile()
+    p = _Parser(source, fhir_version, mode, limits)
+    if not data:
+        out.items = [p.reject("file", "empty_file", "zero-byte file")]
+        return out
+    try:
+        data = unwrap(data, limits)
+    except (LimitExceeded, BadArchive) as exc:
+        out.items = [p.reject("file", exc.kind, exc.message)]
+        return out
+    if len(data) > limits.max_decompressed_bytes:
+        out.items = [p.reject("file", "file_too_large",
+                              f"decompressed size over the cap of {limits.max_decompressed_bytes} bytes")]
+        return out
+    from transforms.io.decode import UndecodableText
+
+    try:
+        data, out.encoding, out.replaced = _json_bytes(data)
+    except UndecodableText:
+        out.items = [p.reject("file", "not_json", "content is not JSON text (binary or undecodable)")]
+        return out
+    head = data[:4096].lstrip() or data.lstrip()[:1]
+    if not head:
+        out.items = [p.reject("file", "empty_file", "file holds only whitespace")]
+        return out
+    if head[:1] not in (b"{", b"["):
+        out.items = [p.reject("file", "not_json", "content is not a JSON object or NDJSON")]
+        return out
+    doc = _loads(data)
+    if isinstance(doc, dict):
+        out.shape, out.doc = ("bundle" if doc.get("resourceType") == "Bundle" else "resource"), doc
+        out.items = list(p.document(doc))
+        if not out.items:  # e.g. a batch of GET requests: nothing to keep, but the file must not vanish
+            out.items = [p.reject("file", "empty_bundle", "bundle holds no resources (only requests or nothing)")]
+    elif doc is not _INVALID:
+        out.items = [p.reject("file", "not_fhir_json", f"the file is one JSON {json_type(doc)}, not a FHIR resource, "
+                                                       "Bundle or NDJSON")]
+        return out
+    else:
+        out.lines = _ndjson_lines(data)
+        if not any(isinstance(v, dict) for _, v in out.lines):
+            out.lines = []
+            out.items = [p.reject("file", "invalid_json", "invalid or truncated JSON (and no line is a JSON object "
+                                                          "on its own, so not NDJSON)")]
+            return out
+        out.shape = "ndjson"
+        for n, value in out.lines:
+            position = f"line {n}"
+            if value is None:
+                out.items.append(p.reject(position, "invalid_json", "line is not valid JSON"))
+            elif not isinstance(value, dict):
+                out.items.append(p.reject(position, "invalid_json", f"line is a JSON {json_type(value)}, not an object"))
+            else:
+                out.items.extend(p.document(value, position + "/"))
+    out.items = _link(out.items)
+    return out
+
+
+def _ndjson_lines(data: bytes) -> list:
+    lines = []
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
             continue
-        res = entry["resource"]
-        if res.get("resourceType") == "Bundle":
-            yield from _iter_bundle(res, source, position + "/", version, mode)
+        value = _loads(line)
+        lines.append((n, None if value is _INVALID else value))
+    return lines
+
+
+def _link(items: list[dict]) -> list[dict]:
+    """Resolve each unit's patient (``patient_ref``); a malformed patient reference becomes a reject."""
+    full_urls = {u["full_url"]: u["resource"] for u in items if not u.get("reject") and u.get("full_url")}
+    out = []
+    for item in items:
+        if item.get("reject"):
+            out.append(item)
             continue
-        yield _unit(res, source, position, version, mode, entry.get("fullUrl") or "")
+        in_bundle = "full_url" in item
+        ref, problem = patient_link(item["resource"], full_urls if in_bundle else None, item.get("full_url"))
+        if problem:
+            out.append(_reject(item["source"], item["position"], *problem))
+            continue
+        item["patient_ref"] = ref
+        out.append(item)
+    return out
 
 
 def iter_fhir_units(data: bytes, source: str, *, fhir_version: str = "R4", mode: str = "lenient",
-                    max_bytes: int = 256 * 1024 * 1024) -> Iterator[dict]:
+                    max_bytes: int | None = None, limits: Limits | None = None) -> Iterator[dict]:
     """Units (or reject dicts) of one FHIR file's bytes."""
-    if not data:
-        yield _reject(source, "file", "empty_file", "zero-byte file")
-        return
-    try:
-        data = maybe_gunzip(data)
-    except (OSError, EOFError, zlib.error):
-        yield _reject(source, "file", "bad_gzip", "truncated or corrupt gzip data")
-        return
-    if len(data) > max_bytes:
-        yield _reject(source, "file", "file_too_large", f"decompressed size over the cap of {max_bytes} bytes")
-        return
-    stripped = data.lstrip()
-    if not stripped:
-        yield _reject(source, "file", "empty_file", "file holds only whitespace")
-        return
-    if stripped[:1] != b"{":
-        yield _reject(source, "file", "not_json", "content is not a JSON object or NDJSON")
-        return
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict):
+    limits = limits or Limits()
+    if max_bytes is not None:
+        limits = limits.with_max_bytes(max_bytes)
+    yield from read_fhir(data, source, fhir_version=fhir_version, mode=mode, limits=limits).items
+
+
+def rebuild(parsed: FhirFile, resources: dict[str, dict], *, fix_entry=None, fix_bundle=None) -> bytes | None:
+    """The file again, with each unit's resource replaced by ``resources[position]``; rejected or
+    missing units are left out (a Bundle keeps its other entries). ``fix_entry(entry)`` and
+    ``fix_bundle(bundle)`` may rewrite the envelopes. None when no resource is left."""
+    kept = 0
+
+    def bundle(b: dict, prefix: str) -> dict:
+        nonlocal kept
+        entries = []
+        for i, entry in enumerate(b.get("entry") or []):
+            position = f"{prefix}entry {i}"
+            if not isinstance(entry, dict):
+                continue
+            res = entry.get("resource")
+            if isinstance(res, dict) and res.get("resourceType") == "Bundle":
+                new = {**entry, "resource": bundle(res, position + "/")}
+            elif position in resources:
+                new = {**entry, "resource": resources[position]}
+                kept += 1
+            elif "request" in entry and "resource" not in entry:
+                new = dict(entry)
+            else:
+                continue
+            entries.append(fix_entry(new) if fix_entry else new)
+        out = {**b, "entry": entries}
+        return fix_bundle(out) if fix_bundle else out
+
+    def document(doc: dict, prefix: str):
+        nonlocal kept
         if doc.get("resourceType") == "Bundle":
-            n = 0
-            for item in _iter_bundle(doc, source, "", fhir_version, mode):
-                n += 1
-                yield item
-            if n == 0:  # e.g. a batch of GET requests: nothing to keep, but the file must not vanish
-                yield _reject(source, "file", "empty_bundle", "bundle holds no resources (only requests or nothing)")
-        else:
-            yield _unit(doc, source, "file", fhir_version, mode, None)
-        return
-    # NDJSON: one resource per line; a broken line is rejected alone
-    lines = data.split(b"\n")
-    if len(lines) == 1 or (len(lines) == 2 and not lines[1].strip()):
-        yield _reject(source, "file", "invalid_json", "invalid or truncated JSON")
-        return
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        position = f"line {n}"
-        try:
-            res = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield _reject(source, position, "invalid_json", "line is not valid JSON")
-            continue
-        if not isinstance(res, dict):
-            yield _reject(source, position, "invalid_json", "line is not a JSON object")
-            continue
-        if res.get("resourceType") == "Bundle":
-            yield from _iter_bundle(res, source, position + "/", fhir_version, mode)
-        else:
-            yield _unit(res, source, position, fhir_version, mode, None)
+            return bundle(doc, prefix)
+        res = resources.get(prefix.rstrip("/") or "file")
+        kept += res is not None
+        return res
 
-
-def _ref_target(ref: str, full_url_map: dict | None) -> tuple[str, str] | None:
-    """(resourceType, id) of a reference, resolving ``urn:uuid:`` via the bundle's fullUrls."""
-    if not ref:
-        return None
-    if full_url_map and ref in full_url_map:
-        res = full_url_map[ref]
-        return res.get("resourceType", ""), str(res.get("id") or ref.rsplit(":", 1)[-1])
-    if ref.startswith("urn:uuid:"):
-        return None if full_url_map else ("", ref[len("urn:uuid:"):])
-    parts = ref.split("?")[0].rstrip("/").split("/")
-    if len(parts) >= 2:
-        if len(parts) >= 4 and parts[-2] == "_history":
-            return parts[-4], parts[-3]
-        return parts[-2], parts[-1]
+    if parsed.shape in ("bundle", "resource"):
+        doc = document(parsed.doc, "")
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2) if kept else None
+    if parsed.shape == "ndjson":
+        docs = [document(v, f"line {n}/") for n, v in parsed.lines if isinstance(v, dict)]
+        lines = [orjson.dumps(v) for v in docs if v is not None]
+        return b"\n".join(lines) + b"\n" if kept else None
     return None
-
-
-def patient_ref_of(resource: dict, full_url_map: dict | None) -> str | None:
-    """The id of the patient a resource belongs to, or None for reference-only resources."""
-    rtype = resource.get("resourceType")
-    if rtype == "Patient":
-        return str(resource.get("id") or "") or None
-    if rtype in REFERENCE_ONLY:
-        return None
-    for field in REF_FIELDS:
-        value = resource.get(field)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if isinstance(value, dict) and isinstance(value.get("reference"), str):
-            target = _ref_target(value["reference"], full_url_map)
-            if target and target[0] in ("Patient", ""):
-                return target[1] or None
-    return None
-
-
-def patient_identifiers(patient: dict) -> list[str]:
-    """Identifier values of a Patient, used to link DICOM PatientID and note patient ids."""
-    values = []
-    for ident in patient.get("identifier") or []:
-        if isinstance(ident, dict) and isinstance(ident.get("value"), str) and ident["value"].strip():
-            values.append(ident["value"].strip())
-    return sorted(set(values))

@@ -1,44 +1,74 @@
 """Read and parse: source patterns -> input units (FHIR resources, text documents, DICOM instances).
 
-Listing happens on the workers (``FileSystems.match``), files are read with ``FileSystems.open``
-so the same code reads local paths, ``gs://`` and ``s3://``. Every file yields units or rejects;
-a bad file never stops the run.
+Listing happens on the workers (``transforms.io.listing``), files are read with
+``FileSystems.open`` so the same code reads local paths, ``gs://`` and ``s3://``. A file reached
+through two sources (or a link) is read once. Every file yields units or rejects under the
+configured limits (``transforms.io.limits``); a bad file never stops the run. ``medcorpus deid``
+lists and reads with the same code (``ListFiles``, ``read_file_bytes``, the parsers).
 """
 from __future__ import annotations
-
-import gzip
-import io
-import os
-import zipfile
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.base import EVENTS, IN, OUT, REJECT, REJECTED, event, rejected_row
+from transforms.io.limits import Limits
+from transforms.io.listing import relative_source  # noqa: F401 - kept importable from here
 
 STAGE = "read"
 
 
-def relative_source(kind: str, path: str, root: str) -> str:
-    rel = path
-    if root and path.startswith(root):
-        rel = path[len(root):].lstrip("/\\") or os.path.basename(path)
-    return f"{kind}:{rel}"
+class ReadProblem(Exception):
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+def read_file_bytes(f: dict, limits: Limits) -> bytes:
+    """The bytes of a listed file, or ``ReadProblem`` (listing reject, too large, empty, unreadable)."""
+    if f.get("reject"):
+        raise ReadProblem(*f["reject"])
+    if f["size"] > limits.max_file_bytes:
+        raise ReadProblem("file_too_large", f"file is {f['size']} bytes, over the configured cap of "
+                                            f"{limits.max_file_bytes} bytes (limits.max_file_mb)")
+    if f["size"] == 0:
+        raise ReadProblem("empty_file", "zero-byte file")
+    try:
+        with FileSystems.open(f["path"], compression_type="uncompressed") as fh:
+            data = fh.read(limits.max_file_bytes + 1)
+    except Exception as exc:  # noqa: BLE001
+        raise ReadProblem("unreadable_file", f"cannot open file ({type(exc).__name__})") from None
+    if len(data) > limits.max_file_bytes:  # grew since it was listed
+        raise ReadProblem("file_too_large", f"file is over the configured cap of {limits.max_file_bytes} bytes "
+                                            "(limits.max_file_mb)")
+    return data
 
 
 class ExpandSource(beam.DoFn):
-    """{kind, pattern, root} -> one {kind, path, source, size} per matching file (sorted)."""
+    """{kind, pattern, root, label, order} -> one file dict per matching file (``transforms.io.listing``)."""
 
     def process(self, src: dict):
-        result = FileSystems.match([src["pattern"]])[0]
-        for meta in sorted(result.metadata_list, key=lambda m: m.path):
-            yield {
-                "kind": src["kind"],
-                "path": meta.path,
-                "source": relative_source(src["kind"], meta.path, src["root"]),
-                "size": meta.size_in_bytes,
-            }
+        from transforms.io.listing import list_source
+
+        yield from list_source(src)
+
+
+def _first(item):
+    _, files = item
+    return min(files, key=lambda f: (f.get("order", 0), f["path"]))
+
+
+class ListFiles(beam.PTransform):
+    """Source dicts -> file dicts, each distinct file once (by real path), spread over workers."""
+
+    def expand(self, sources):
+        return (sources
+                | "Expand" >> beam.ParDo(ExpandSource())
+                | "KeyByFile" >> beam.Map(lambda f: (f.get("key") or f["path"], f))
+                | "OncePerFile" >> beam.GroupByKey()
+                | "First" >> beam.Map(_first))
 
 
 class ReadFile(beam.DoFn):
@@ -49,7 +79,7 @@ class ReadFile(beam.DoFn):
         self.fhir_version = config["fhir"]["version"]
         self.fhir_mode = config["fhir"]["mode"]
         self.csv_text_column = config["text"]["csv_text_column"]
-        self.max_bytes = int(float(config["limits"]["max_file_mb"]) * 1024 * 1024)
+        self.limits = Limits.from_config(config)
 
     def _reject(self, f: dict, position: str, kind: str, message: str):
         yield event("units", STAGE, IN, "", f["kind"])
@@ -58,18 +88,10 @@ class ReadFile(beam.DoFn):
 
     def process(self, f: dict):
         yield event("files", STAGE, IN, "", f["kind"])
-        if f["size"] > self.max_bytes:
-            yield from self._reject(f, "file", "file_too_large",
-                                    f"file is {f['size']} bytes, over the configured cap of {self.max_bytes} bytes")
-            return
-        if f["size"] == 0:
-            yield from self._reject(f, "file", "empty_file", "zero-byte file")
-            return
         try:
-            with FileSystems.open(f["path"], compression_type="uncompressed") as fh:
-                data = fh.read()
-        except Exception as exc:  # noqa: BLE001
-            yield from self._reject(f, "file", "unreadable_file", f"cannot open file ({type(exc).__name__})")
+            data = read_file_bytes(f, self.limits)
+        except ReadProblem as exc:
+            yield from self._reject(f, "file", exc.kind, exc.message)
             return
         import hashlib
 
@@ -85,71 +107,39 @@ class ReadFile(beam.DoFn):
         for item in items:
             if isinstance(item, dict) and item.get("reject"):
                 yield from self._reject(f, item.get("position", "file"), item["error_kind"], item["message"])
-            else:
+            elif isinstance(item, dict):
                 yield event("units", STAGE, IN, "", f["kind"])
                 yield event("units", STAGE, OUT, "", f["kind"])
                 yield item
+            else:
+                yield item  # a ledger event of the parser
 
     # -- parsers -----------------------------------------------------------------------
-    def _fhir(self, data: bytes, f: dict):
-        from transforms.io.fhir_parse import iter_fhir_units, patient_ref_of
+    def _encoding_events(self, parsed, kind: str):
+        if parsed.encoding and parsed.encoding != "utf-8":
+            yield event("encodings", STAGE, "decoded", parsed.encoding, kind)
+        if parsed.replaced:
+            yield event("encodings", STAGE, "replaced_invalid_utf8", "", kind, parsed.replaced)
 
-        units = []
-        for item in iter_fhir_units(data, f["source"], fhir_version=self.fhir_version,
-                                    mode=self.fhir_mode, max_bytes=self.max_bytes):
-            if item.get("reject"):
-                yield item
-                continue
-            if "full_url" not in item:  # NDJSON / single resource: references are Type/id
-                item["patient_ref"] = patient_ref_of(item["resource"], None)
-                yield item
-            else:
-                units.append(item)
-        if units:  # bundle entries: resolve urn:uuid references within the bundle
-            full_urls = {u["full_url"]: u["resource"] for u in units if u.get("full_url")}
-            for item in units:
-                item["patient_ref"] = patient_ref_of(item["resource"], full_urls)
-                yield item
+    def _fhir(self, data: bytes, f: dict):
+        from transforms.io.fhir_parse import read_fhir
+
+        parsed = read_fhir(data, f["source"], fhir_version=self.fhir_version, mode=self.fhir_mode,
+                           limits=self.limits)
+        yield from self._encoding_events(parsed, "fhir")
+        yield from parsed.items
 
     def _text(self, data: bytes, f: dict):
-        from transforms.io.text_parse import iter_text_units
+        from transforms.io.text_parse import read_text
 
-        yield from iter_text_units(data, f["source"], csv_text_column=self.csv_text_column,
-                                   max_bytes=self.max_bytes)
+        parsed = read_text(data, f["source"], csv_text_column=self.csv_text_column, limits=self.limits)
+        yield from self._encoding_events(parsed, "text")
+        yield from parsed.items
 
     def _dicom(self, data: bytes, f: dict):
-        from transforms.io.dicom_read import DicomReadError, instance_summary, read_dataset
+        from transforms.io.dicom_read import iter_dicom_units
 
-        members = [("file", data)]
-        if data[:4] == b"PK\x03\x04":
-            try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                    members = [(f"member {i}", zf.read(info)) for i, info in
-                               enumerate(sorted(zf.infolist(), key=lambda x: x.filename)) if not info.is_dir()]
-            except (zipfile.BadZipFile, OSError, EOFError):
-                yield {"reject": True, "position": "file", "error_kind": "bad_zip", "message": "unreadable zip archive"}
-                return
-        elif data[:2] == b"\x1f\x8b":
-            try:
-                members = [("file", gzip.decompress(data))]
-            except (OSError, EOFError):
-                yield {"reject": True, "position": "file", "error_kind": "bad_gzip", "message": "unreadable gzip file"}
-                return
-        for position, blob in members:
-            try:
-                ds = read_dataset(blob, headers_only=True)
-                summary = instance_summary(ds)
-            except DicomReadError as exc:
-                yield {"reject": True, "position": position, "error_kind": exc.kind, "message": exc.message}
-                continue
-            if not summary.get("SOPInstanceUID") or not summary.get("StudyInstanceUID"):
-                yield {"reject": True, "position": position, "error_kind": "missing_uid",
-                       "message": "DICOM object without StudyInstanceUID or SOPInstanceUID"}
-                continue
-            yield {"kind": "dicom", "source": f["source"], "position": position, "data": blob,
-                   "link_id": summary.get("PatientID") or None,
-                   "study_uid": summary["StudyInstanceUID"], "series_uid": summary.get("SeriesInstanceUID") or "",
-                   "sop_uid": summary["SOPInstanceUID"]}
+        yield from iter_dicom_units(data, f["source"], self.limits)
 
 
 class ReadSources(beam.PTransform):
@@ -160,9 +150,7 @@ class ReadSources(beam.PTransform):
         self.config = config
 
     def expand(self, sources):
-        files = (sources
-                 | "ListFiles" >> beam.ParDo(ExpandSource())
-                 | "SpreadFiles" >> beam.Reshuffle())
+        files = sources | "ListFiles" >> ListFiles()
         res = files | "ReadAndParse" >> beam.ParDo(ReadFile(self.config)).with_outputs(
             REJECTED, EVENTS, "inputs", main="units")
         return {"units": res.units, "rejected": res[REJECTED], "events": res[EVENTS], "inputs": res.inputs}

@@ -8,9 +8,10 @@
   or images is still grouped and pseudonymised consistently.
 * Finally one CoGroupByKey brings each patient's FHIR, text and DICOM units together.
 
-Reference-only resources (Organization, Practitioner, Location, Provenance...) are counted as
-filtered (``reference_resource``); resources that point at a patient who is not in the input are
-rejected (``reference_to_missing_patient``). Text without a patient is passed on as a standalone
+Reference-only resources (Organization, Practitioner, Location, Provenance..., or a resource about
+a Group or Device) are counted as filtered (``reference_resource``); a resource whose patient
+reference is malformed was already rejected at read time (``transforms.io.fhir_refs``); resources
+that point at a patient who is not in the input are rejected (``reference_to_missing_patient``). Text without a patient is passed on as a standalone
 document (guidelines, textbooks, literature, QA sets feed the pretraining tier).
 """
 from __future__ import annotations
@@ -35,13 +36,14 @@ class _RouteUnit(beam.DoFn):
         self.identifier_systems = list(identifier_systems or [])
 
     def _identifiers(self, patient: dict) -> list[str]:
-        from transforms.io.fhir_parse import patient_identifiers
+        from transforms.io.fhir_refs import normalize_id, patient_identifiers
 
         if not self.identifier_systems:
             return patient_identifiers(patient)
-        return sorted({i["value"].strip() for i in patient.get("identifier") or []
-                       if isinstance(i, dict) and i.get("system") in self.identifier_systems
-                       and isinstance(i.get("value"), str) and i["value"].strip()})
+        idents = patient.get("identifier")
+        values = (normalize_id(i.get("value"))[0] for i in (idents if isinstance(idents, list) else [])
+                  if isinstance(i, dict) and isinstance(i.get("system"), str) and i["system"] in self.identifier_systems)
+        return sorted({v for v in values if v})
 
     def process(self, unit: dict):
         kind = unit.get("kind")
@@ -49,11 +51,11 @@ class _RouteUnit(beam.DoFn):
             resource = unit["resource"]
             ref = unit.get("patient_ref")
             if ref:
+                ref = str(ref)  # ids are normalised to strings at read time; never compare str with int here
                 yield pvalue.TaggedOutput("fhir", (ref, unit))
                 if resource.get("resourceType") == "Patient":
-                    for value in sorted(set(self._identifiers(resource)) | {resource.get("id", "")}):
-                        if value:
-                            yield pvalue.TaggedOutput("index", (value, ref))
+                    for value in sorted(set(self._identifiers(resource)) | {ref}):
+                        yield pvalue.TaggedOutput("index", (value, ref))
             else:
                 yield event("units", STAGE, IN, "", kind)
                 yield event("units", STAGE, FILTERED, "reference_resource", kind)
