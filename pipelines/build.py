@@ -23,7 +23,7 @@ from pipelines.config import config_hash, load_config, load_section_file
 from pipelines.errors import UserError
 from pipelines.sample.export import sample_source_specs
 from pipelines.secret import Secret, resolve_secret
-from pipelines.sources import Source, check_sources, input_fingerprint, parse_source
+from pipelines.sources import Source, check_sources, disambiguate, input_fingerprint, parse_source
 from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS
 from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
@@ -246,6 +246,7 @@ def run_build(args, beam_args: list[str]) -> int:
     config = load_config(args.config)
     secret = resolve_secret(args.secret_file, allow_demo=using_sample)
     check_sources(sources)
+    sources = disambiguate(sources)
     opts = pipeline_options(beam_args)
     ctx = BuildContext(config, secret, args.output, args.benchmark)
     for b in ctx.benchmarks:

@@ -6,7 +6,7 @@ line); listing and reading happen inside the pipeline, on the workers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
@@ -22,9 +22,12 @@ class Source:
     kind: str
     pattern: str  # a FileSystems match pattern
     root: str  # paths in rows are written relative to this
+    label: str = ""  # set by ``disambiguate`` when two sources hold the same relative path
+    order: int = 0  # position on the command line: a file reached twice is read for the first source
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "pattern": self.pattern, "root": self.root}
+        return {"kind": self.kind, "pattern": self.pattern, "root": self.root, "label": self.label,
+                "order": self.order}
 
 
 def parse_source(spec: str) -> Source:
@@ -84,3 +87,49 @@ def input_fingerprint(sources: list[Source]) -> str:
             stamp = getattr(meta, "last_updated_in_seconds", 0) or 0
             h.update(f"{rel}\x1f{meta.size_in_bytes}\x1f{stamp:.6f}\x1e".encode())
     return h.hexdigest()
+
+
+def _suffix_labels(roots: list[str]) -> list[str] | None:
+    """The shortest trailing path components that tell the roots apart (``siteA``, ``siteB``)."""
+    parts = [[p for p in r.replace("\\", "/").split("/") if p and not p.endswith(":")] for r in roots]
+    for k in range(1, max((len(p) for p in parts), default=0) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if all(labels) and len(set(labels)) == len(labels):
+            return labels
+    return None
+
+
+def disambiguate(sources: list[Source]) -> list[Source]:
+    """Drop repeated sources, number them, and label sources whose files would share a name.
+
+    Two sources of the same kind that hold the same relative path (``a/notes.txt`` and
+    ``b/notes.txt``) would give two different files one name: one row id, one lineage entry, one
+    ``deid`` output path. Each such source gets a label (the trailing components of its root that
+    tell the roots apart, or ``source-N``), and its files are named ``KIND:LABEL/relative path``.
+    Listing happens here on the driver only when two sources share a kind.
+    """
+    from transforms.io.listing import list_source, relative_source
+
+    unique = [replace(s, order=i) for i, s in enumerate(dict.fromkeys(replace(s, order=0) for s in sources))]
+    by_kind: dict[str, list[Source]] = {}
+    for s in unique:
+        by_kind.setdefault(s.kind, []).append(s)
+    labels: dict[int, str] = {}
+    for kind, group in by_kind.items():
+        if len(group) < 2:
+            continue
+        names: dict[str, dict[int, set]] = {}
+        listed = {s.order: list_source(s.as_dict()) for s in group}
+        for s in group:
+            for f in listed[s.order]:
+                names.setdefault(relative_source(kind, f["path"], s.root), {}).setdefault(s.order, set()).add(f["key"])
+        clashing = sorted({order for owners in names.values() if len(set().union(*owners.values())) > 1
+                           and len(owners) > 1 for order in owners})
+        if not clashing:
+            continue
+        chosen = _suffix_labels([unique[o].root for o in clashing]) or [f"source-{o + 1}" for o in clashing]
+        taken = set(names)
+        if any(f"{kind}:{lab}/{name.split(':', 1)[1]}" in taken for lab in chosen for name in names):
+            chosen = [f"source-{o + 1}" for o in clashing]
+        labels.update(zip(clashing, chosen))
+    return [replace(s, label=labels.get(s.order, "")) for s in unique]
