@@ -219,6 +219,7 @@ class DeidentifyRecord(_TextDeidFn):
 
     def _process(self, record: dict):
         from transforms.deid.fhir_deid import deidentify_patient_resources
+        from transforms.deid.isolate import first_that_works
         from transforms.deid.known import known_phi_for_record
         from transforms.io.fhir_notes import extract_notes
 
@@ -233,8 +234,10 @@ class DeidentifyRecord(_TextDeidFn):
         # ---- FHIR -------------------------------------------------------------------------
         raw = [u["resource"] for u in record["resources"]]
         patient = next((r for r in raw if r.get("resourceType") == "Patient"), None)
-        known = known_phi_for_record(raw, patient, [u.get("data") for u in record["dicom"]],
-                                     self.policy.get("fhir") or {})
+        blobs, fhir_policy = [u.get("data") for u in record["dicom"]], self.policy.get("fhir") or {}
+        known = first_that_works(  # a Patient too malformed to read PHI from is rejected by the walk below
+            lambda: known_phi_for_record(raw, patient, blobs, fhir_policy),
+            lambda: known_phi_for_record(raw, None, blobs, fhir_policy))
         text_deid = self._text_deid(shift, known)
         study_encounters: dict[str, str] = {}
         prepared = raw  # ImagingStudy UIDs are keyed by the walk (the same keyed UIDs as the DICOM path)
@@ -255,8 +258,11 @@ class DeidentifyRecord(_TextDeidFn):
                 text_deid.prefill(self._texts_to_deidentify(prepared, **walk))
             except Exception:  # noqa: BLE001 - the walk below de-identifies text by text and reports failures
                 pass
-            try:
-                resources, counts = deidentify_patient_resources(prepared, text_deid=text_deid, **walk)
+            from transforms.deid.isolate import deidentify_isolating
+
+            try:  # a resource that fails on its own is rejected alone (bad), the rest goes on
+                resources, counts, kept, bad = deidentify_isolating(
+                    prepared, lambda rs: deidentify_patient_resources(rs, text_deid=text_deid, **walk))
             except Exception as exc:  # noqa: BLE001 - the patient's FHIR is rejected, the run goes on
                 for u in record["resources"]:
                     yield pvalue.TaggedOutput(REJECTED, rejected_row(
@@ -265,10 +271,16 @@ class DeidentifyRecord(_TextDeidFn):
                 yield event("units", STAGE, REJECT, f"deid_failed:{type(exc).__name__}", "fhir", n)
                 resources = []
             else:
+                for i, exc_name in bad:
+                    u = record["resources"][i]
+                    yield pvalue.TaggedOutput(REJECTED, rejected_row(
+                        u.get("source", ""), u.get("position", ""), "fhir", STAGE, f"deid_failed:{exc_name}",
+                        "structural de-identification failed for this resource; details withheld"))
+                    yield event("units", STAGE, REJECT, f"deid_failed:{exc_name}", "fhir")
                 entity_counts.update({f"fhir:{k}": v for k, v in counts.items()})
-                yield event("units", STAGE, OUT, "", "fhir", n)
-                for u in record["resources"]:
-                    yield _lineage_input(u, pk, shift)
+                yield event("units", STAGE, OUT, "", "fhir", len(kept))
+                for i in kept:
+                    yield _lineage_input(record["resources"][i], pk, shift)
         # map raw encounter references to their pseudonymous form, for report linking
         enc_pseudo = {}
         for raw_enc in set(study_encounters.values()):
