@@ -1,6 +1,9 @@
 """``medcorpus deid INPUT... --output DIR``: de-identified copies in their own formats, as a Beam job.
 
-Files are listed and read on the workers. A first pass indexes every FHIR Patient of the run
+Files are listed and read on the workers with the build's listing, readers and limits
+(``transforms.io``: symlinks, one read per file, bounded decompression, any encoding); two inputs
+that hold the same relative path are labelled apart (``pipelines.sources.disambiguate``), never
+written over each other. A first pass indexes every FHIR Patient of the run
 (``transforms.deid.linking``) so that one person gets one pseudonym and one date shift in every
 modality, as in ``build``; then each file is de-identified by ``transforms.deid.files``. Outputs
 keep the folder layout under DIR with keyed folder and file names (names often carry PHI). A summary of counts
@@ -20,44 +23,58 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.config import load_config, load_section_file
 from pipelines.errors import UserError
 from pipelines.secret import resolve_secret
-from pipelines.sources import make_source
+from pipelines.sources import disambiguate, make_source
+
+#: sniffed kinds that are not de-identified -> the reject kind in the summary
+_NOT_DEIDENTIFIED = {"invalid-json": "invalid_json", "json": "not_fhir_or_jsonl", "binary": "binary"}
 
 
-def _read(f: dict) -> tuple[bytes, bool]:
-    with FileSystems.open(f["path"], compression_type="uncompressed") as fh:
-        data = fh.read()
-    gz = data[:2] == b"\x1f\x8b"
-    return (gzip.decompress(data) if gz else data), gz
+def _read(f: dict, limits) -> tuple[bytes, bool]:
+    """The file's content (gunzipped under the limits) and whether it was gzip; ``ReadProblem``,
+    ``LimitExceeded`` or ``BadArchive`` when it cannot be read."""
+    from transforms.io.archive import is_gzip, unwrap
+    from transforms.io.read import read_file_bytes
+
+    data = read_file_bytes(f, limits)
+    return unwrap(data, limits), is_gzip(data)
 
 
 class IndexPatients(beam.DoFn):
     """First pass: every FHIR Patient of the run (id and identifiers -> patient) and each patient's
     latest date, so notes and images in other files link to them as in ``build``."""
 
-    def __init__(self, identifier_systems: list[str]):
+    def __init__(self, identifier_systems: list[str], limits=None):
         super().__init__()
         self.identifier_systems = tuple(identifier_systems or ())
+        self.limits = limits
 
     def process(self, f: dict):
         from transforms.deid.files import sniff_kind
         from transforms.deid.linking import index_entries
 
         try:
-            raw, _ = _read(f)
-        except (OSError, EOFError):
+            raw, _ = _read(f, self.limits)
+        except Exception:  # noqa: BLE001 - the de-identify pass reports the file's reject
             return
         if sniff_kind(raw, f["source"]) not in ("fhir-json", "fhir-ndjson"):
             return
-        for tag, kv in index_entries(raw, self.identifier_systems):
+        for tag, kv in index_entries(raw, self.identifier_systems, self.limits):
             yield beam.pvalue.TaggedOutput(tag, kv)
 
 
 class DeidFile(beam.DoFn):
+    """One listed file -> its de-identified copy (or copies, for a zip of DICOM) and a Counter of what happened.
+
+    Every file ends as exactly one of ``files:written``, ``files:quarantined`` or
+    ``files:rejected:<kind>``; units left out of a written file are ``rejected:<kind>``.
+    """
+
     def __init__(self, secret: bytes, policy: dict, output: str, fhir_version: str = "R4",
-                 display_tables: tuple = ()):
+                 display_tables: tuple = (), limits=None, fhir_mode: str = "lenient"):
         super().__init__()
         self.secret, self.policy, self.output = secret, policy, output
         self.fhir_version, self.display_tables = fhir_version, tuple(display_tables)
+        self.limits, self.fhir_mode = limits, fhir_mode
         self.worker = None
 
     def setup(self):
@@ -65,35 +82,59 @@ class DeidFile(beam.DoFn):
         from transforms.deid.files import FileDeidentifier
 
         quiet_libraries()
-        self.worker = FileDeidentifier(self.secret, self.policy, self.fhir_version, self.display_tables)
+        self.worker = FileDeidentifier(self.secret, self.policy, self.fhir_version, self.display_tables,
+                                       self.limits, self.fhir_mode)
 
-    def process(self, f: dict, links: dict, patients: dict, latest: dict):
+    def _write(self, rel: str, data: bytes) -> None:
         from apache_beam.io.filesystem import CompressionTypes
 
-        from transforms.deid.files import output_path, sniff_kind
-        from transforms.deid.linking import Linker
-        from transforms.io.dicom_read import DicomReadError
-        from transforms.io.text_parse import UndecodableText
+        with FileSystems.create(FileSystems.join(self.output, rel), compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            fh.write(data)
 
-        counts: Counter = Counter()
+    def _zip(self, raw: bytes, rel: str, counts: Counter, linker) -> int:
+        """De-identify every DICOM member of a zip; returns how many were written."""
+        from transforms.deid.files import output_path
+        from transforms.io.dicom_read import DicomReadError, dicom_members
+
+        written = 0
+        for position, blob in dicom_members(raw, self.worker.limits):
+            try:
+                out, _ = self.worker.dicom(blob, counts, linker)
+            except DicomReadError as exc:
+                counts[f"rejected:{exc.kind}"] += 1
+                continue
+            if out is None:
+                counts["members:quarantined"] += 1
+                continue
+            self._write(output_path(self.secret, f"{rel}/{position}", "dicom", False), out)
+            written += 1
+        return written
+
+    def process(self, f: dict, links: dict, patients: dict, latest: dict):
+        from transforms.deid.files import FileRejected, output_path, sniff_kind
+        from transforms.deid.linking import Linker
+        from transforms.io.archive import BadArchive
+        from transforms.io.dicom_read import DicomReadError
+        from transforms.io.limits import LimitExceeded
+        from transforms.io.read import ReadProblem
+
+        counts: Counter = Counter({"files:listed": 1})
         linker = Linker(links, patients, latest,
                         max_days=int((self.policy.get("date_shift") or {}).get("max_days", 365)),
                         age_cap=int((self.policy.get("fhir") or {}).get("age_cap", self.policy.get("age_cap", 89))))
         source = f["source"]
         rel = source.split(":", 1)[1]
         try:
-            raw, gz = _read(f)
-        except (OSError, EOFError):
-            counts["files:rejected:unreadable"] += 1
+            raw, gz = _read(f, self.worker.limits)
+        except (ReadProblem, LimitExceeded, BadArchive) as exc:
+            counts[f"files:rejected:{exc.kind}"] += 1
             yield dict(counts)
             return
         kind = sniff_kind(raw, rel)
         counts[f"files:{kind}"] += 1
         try:
-            if kind == "fhir-json":
-                out = self.worker.fhir_json(raw, counts, linker, source)
-            elif kind == "fhir-ndjson":
-                out = self.worker.fhir_ndjson(raw, counts, linker, source)
+            if kind in ("fhir-json", "fhir-ndjson"):
+                out = self.worker.fhir_file(raw, counts, linker, source)
             elif kind == "jsonl":
                 out = self.worker.jsonl(raw, counts, linker, source)
             elif kind == "csv":
@@ -106,19 +147,31 @@ class DeidFile(beam.DoFn):
                     counts["files:quarantined"] += 1
                     yield dict(counts)
                     return
-            else:
-                counts[f"files:rejected:{kind}"] += 1
+            elif kind == "zip":
+                written = self._zip(raw, rel, counts, linker)
+                counts["files:written" if written else "files:rejected:nothing_left"] += 1
+                counts["members:written"] += written
                 yield dict(counts)
                 return
-        except (DicomReadError, UnicodeDecodeError, UndecodableText, ValueError) as exc:
+            else:
+                counts[f"files:rejected:{_NOT_DEIDENTIFIED.get(kind, kind)}"] += 1
+                yield dict(counts)
+                return
+        except (LimitExceeded, BadArchive, DicomReadError, FileRejected) as exc:
+            counts[f"files:rejected:{exc.kind}"] += 1
+            yield dict(counts)
+            return
+        except Exception as exc:  # noqa: BLE001 - one file never stops the run; no details (may hold PHI)
             counts[f"files:rejected:{type(exc).__name__}"] += 1
+            yield dict(counts)
+            return
+        if out is None:  # every unit of the file was rejected (counted as rejected:<kind>)
+            counts["files:rejected:nothing_left"] += 1
             yield dict(counts)
             return
         if gz:
             out = gzip.compress(out, mtime=0)
-        path = FileSystems.join(self.output, output_path(self.secret, rel, kind, gz))
-        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            fh.write(out)
+        self._write(output_path(self.secret, rel, kind, gz), out)
         counts["files:written"] += 1
         yield dict(counts)
 
@@ -139,7 +192,8 @@ def _merge(dicts):
 
 def run_deid(args, beam_args: list[str] | None = None) -> int:
     from pipelines.build import pipeline_options, prepare_output
-    from transforms.io.read import ExpandSource
+    from transforms.io.limits import Limits
+    from transforms.io.read import ListFiles
 
     config = load_config(args.config)
     sources = []
@@ -147,6 +201,7 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
         if "://" not in inp and not Path(inp).exists():
             raise UserError(f"input does not exist: {inp}")
         sources.append(make_source("text", inp))  # kind is sniffed per file; "text" only names the source
+    sources = disambiguate(sources)  # two inputs holding the same relative path get distinct output paths
     secret = resolve_secret(args.secret_file, allow_demo=False)
     policy = load_section_file(config, "deid_policy")
     prepare_output(args.output, args.overwrite)
@@ -155,18 +210,19 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
     systems = list((config.get("link") or {}).get("identifier_systems") or [])
     fhir_version = str((config.get("fhir") or {}).get("version") or "R4")
     tables = tuple((config.get("terminology") or {}).get("display_tables") or [])
+    limits, fhir_mode = Limits.from_config(config), str((config.get("fhir") or {}).get("mode") or "lenient")
     with beam.Pipeline(options=opts) as p:
         files = (p
                  | "Inputs" >> beam.Create([s.as_dict() for s in sources])
-                 | "List" >> beam.ParDo(ExpandSource())
-                 | "Spread" >> beam.Reshuffle())
-        index = files | "IndexPatients" >> beam.ParDo(IndexPatients(systems)).with_outputs(
+                 | "List" >> ListFiles())
+        index = files | "IndexPatients" >> beam.ParDo(IndexPatients(systems, limits)).with_outputs(
             "link", "patient", "latest")
         links = index.link | "OnePatientPerValue" >> beam.CombinePerKey(min)
         patients = index.patient | "OnePatientResource" >> beam.CombinePerKey(_first)
         latest = index.latest | "LatestDate" >> beam.CombinePerKey(max)
         (files
-         | "Deidentify" >> beam.ParDo(DeidFile(secret.value, policy, args.output, fhir_version, tables),
+         | "Deidentify" >> beam.ParDo(DeidFile(secret.value, policy, args.output, fhir_version, tables, limits,
+                                               fhir_mode),
                                       links=beam.pvalue.AsDict(links), patients=beam.pvalue.AsDict(patients),
                                       latest=beam.pvalue.AsDict(latest))
          | "Sum" >> beam.CombineGlobally(_merge)
@@ -177,6 +233,7 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
     counts = summary["counts"]
     print(f"de-identified {counts.get('files:written', 0)} file(s) into {args.output}; "
           f"quarantined {counts.get('files:quarantined', 0)}; "
-          f"rejected {sum(v for k, v in counts.items() if k.startswith('files:rejected'))}")
+          f"rejected {sum(v for k, v in counts.items() if k.startswith('files:rejected'))}; "
+          f"{sum(v for k, v in counts.items() if k.startswith('rejected:'))} bad unit(s) left out of written files")
     print(f"summary (counts only): {summary_path}")
     return 0

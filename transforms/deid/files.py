@@ -7,7 +7,9 @@ datatype-driven de-identifier as ``build`` (Bundles lose their identifier, times
 signature); NDJSON keeps its line order; JSONL and CSV notes keep their order and columns: the
 text is de-identified, ``patient_id`` becomes the person's pseudonym, ``id`` a keyed id, ``date``
 moves by the person's offset, and every other field (metadata of any shape) is de-identified as
-text; plain text is de-identified whole. Inputs with no person (a note without ``patient_id``, a
+text; plain text is de-identified whole. Files are read with the build's readers under its limits
+(``transforms.io``): a bad entry, line or row is left out and counted (``rejected:<kind>``) while
+the rest of the file is written, and a file that fails as a whole raises ``FileRejected``. Inputs with no person (a note without ``patient_id``, a
 text file, a practitioner) move their dates by a per-document keyed offset, never by 0. DICOM is
 written as de-identified Part 10 unless quarantined for burned-in text. Every output folder and
 file name is keyed (:func:`output_path`): names often carry patient names or MRNs.
@@ -25,37 +27,62 @@ from transforms.deid.keys import date_shift_days, document_date_shift_days, hmac
 
 
 def sniff_kind(data: bytes, name: str = "") -> str:
-    """dicom | fhir-json | fhir-ndjson | jsonl | csv | text | binary, from content."""
-    from transforms.io.dicom_read import sniff_dicom
-    from transforms.io.text_parse import looks_binary
+    """dicom | zip | fhir-json | fhir-ndjson | jsonl | json | invalid-json | csv | text | binary, from content.
 
-    if data[:2] == b"\x1f\x8b":
+    Text is decoded first (BOM, UTF-16/32, GB18030: ``transforms.io.decode``), so a FHIR file in
+    UTF-16 is FHIR, not text. A file that starts like JSON but where neither the whole nor any line
+    parses as an object is ``invalid-json`` (one reject), not free text.
+    """
+    from transforms.io.archive import is_gzip, is_zip
+    from transforms.io.decode import UndecodableText, decode_bytes, looks_binary
+    from transforms.io.dicom_read import sniff_dicom
+
+    if is_gzip(data):
         try:
-            data = gzip.decompress(data)
+            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(1 << 20)  # the head is enough to sniff
         except (OSError, EOFError):
             return "binary"
     if sniff_dicom(data[:132]):
         return "dicom"
-    head = data[:4096].lstrip()
-    if head.startswith(b"{"):
-        first = data.lstrip().split(b"\n", 1)[0]
-        try:
-            obj = orjson.loads(data)
-            if isinstance(obj, dict) and "resourceType" in obj:
-                return "fhir-json"
-            one_note = isinstance(obj, dict) and isinstance(obj.get("text"), str)  # a one-line JSONL file
-            return "jsonl" if one_note or name.lower().endswith((".jsonl", ".jsonl.gz")) else "json"
-        except orjson.JSONDecodeError:
-            try:
-                obj = orjson.loads(first)
-            except orjson.JSONDecodeError:
-                return "text"
-            return "fhir-ndjson" if isinstance(obj, dict) and "resourceType" in obj else "jsonl"
+    if is_zip(data):
+        return "zip"
     if looks_binary(data):
         return "binary"
-    if name.lower().endswith(".csv"):
+    try:
+        text = decode_bytes(data).text
+    except UndecodableText:
+        return "binary"
+    if text[:4096].lstrip()[:1] in ("{", "["):
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            if "resourceType" in obj:
+                return "fhir-json"
+            one_note = isinstance(obj.get("text"), str)  # a one-line JSONL file
+            return "jsonl" if one_note or name.lower().endswith((".jsonl", ".jsonl.gz")) else "json"
+        if obj is not None:
+            return "json"
+        for line in text.split("\n"):
+            try:
+                obj = orjson.loads(line) if line.strip() else None
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return "fhir-ndjson" if "resourceType" in obj else "jsonl"
+        return "invalid-json"
+    if name.lower().endswith((".csv", ".csv.gz")):
         return "csv"
     return "text"
+
+
+class FileRejected(Exception):
+    """The file failed as a whole (one reject of kind ``kind``): nothing is written."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
 
 
 KEEP_DOC_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")  # language, doc_type: a code, not free text
@@ -87,15 +114,33 @@ def output_path(secret: bytes, rel: str, kind: str, gz: bool) -> str:
 class FileDeidentifier:
     """De-identifies one file at a time with the run's patient index (``transforms.deid.linking``)."""
 
-    def __init__(self, secret: bytes, policy: dict, fhir_version: str = "R4", display_tables: tuple = ()):
+    def __init__(self, secret: bytes, policy: dict, fhir_version: str = "R4", display_tables: tuple = (),
+                 limits=None, fhir_mode: str = "lenient"):
         from transforms.deid.text import TextDeidentifier
+        from transforms.io.limits import Limits
 
         self.secret = secret
         self.policy = policy
         self.fhir_version = fhir_version
+        self.fhir_mode = fhir_mode
         self.display_tables = tuple(display_tables)
+        self.limits = limits or Limits()
         self.text = TextDeidentifier(policy.get("text") or {}, secret)
         self.max_days = int((policy.get("date_shift") or {}).get("max_days", 365))
+
+    @staticmethod
+    def _rejects(items: list[dict], counts: Counter) -> list[dict]:
+        """Count the parser's rejects (``rejected:<kind>``) and return its units; a file that failed
+        as a whole raises ``FileRejected``."""
+        if len(items) == 1 and items[0].get("reject") and items[0].get("position") == "file":
+            raise FileRejected(items[0]["error_kind"])
+        units = []
+        for item in items:
+            if item.get("reject"):
+                counts[f"rejected:{item['error_kind']}"] += 1
+            else:
+                units.append(item)
+        return units
 
     def _shift(self, person: str) -> int:
         return date_shift_days(self.secret, person, self.max_days)
@@ -112,28 +157,29 @@ class FileDeidentifier:
         return out
 
     # ------------------------------------------------------------------------------ FHIR
-    def _resources(self, resources: list[dict], counts: Counter, linker, source: str) -> list[dict]:
-        from transforms.deid.fhir_deid import deidentify_patient_resources
-        from transforms.io.fhir_parse import patient_ref_of
+    def _resources(self, units: list[dict], counts: Counter, linker, source: str) -> dict[str, dict]:
+        """position -> de-identified resource, per patient; a resource that fails alone is left out and
+        counted (``rejected:deid_failed:<error>``), the rest of its patient goes on."""
+        from transforms.deid.fhir_deid import deidentify_patient_resources, over_age_cap
+        from transforms.deid.isolate import deidentify_isolating, first_that_works
+        from transforms.deid.known import known_phi_for_patient
         from transforms.terminology.displays import preferred_display
 
-        full = {f"urn:uuid:{r.get('id')}": r for r in resources if r.get("id")}
-        groups: dict[str, list[int]] = {}
-        for i, r in enumerate(resources):
-            groups.setdefault(patient_ref_of(r, full) or "", []).append(i)
-        out: list[dict | None] = [None] * len(resources)
+        groups: dict[str, list[dict]] = {}
+        for u in units:
+            groups.setdefault(u.get("patient_ref") or "", []).append(u)
+        out: dict[str, dict] = {}
         tables = self.display_tables
-        for pid, idx in sorted(groups.items()):
-            group = [resources[i] for i in idx]
+        for pid, group_units in sorted(groups.items()):
+            group = [u["resource"] for u in group_units]
             patient = next((r for r in group if r.get("resourceType") == "Patient"), None) or linker.patient(pid)
             if pid:
-                over = linker.over_age(pid) if linker.patient(pid) else None
-                from transforms.deid.known import known_phi_for_patient
-                from transforms.deid.fhir_deid import over_age_cap
-
+                over = first_that_works(lambda: linker.over_age(pid) if linker.patient(pid) else None)
                 if over is None:
-                    over = bool(patient) and over_age_cap(group, patient, self.policy.get("fhir") or {})
-                known = known_phi_for_patient(patient, over, (), linker.age_cap)
+                    over = bool(patient) and bool(first_that_works(
+                        lambda: over_age_cap(group, patient, self.policy.get("fhir") or {})))
+                known = first_that_works(  # a Patient too malformed to read PHI from is rejected by the walk
+                    lambda: known_phi_for_patient(patient, over, (), linker.age_cap))
                 shift = self._shift(pid)
             else:  # resources of no patient (practitioners, organisations...): a per-file offset
                 over, known, shift = None, None, self._doc_shift(source, "file")
@@ -141,64 +187,61 @@ class FileDeidentifier:
             def text_deid(t, lang=None, _s=shift, _k=known):
                 return self.text.deidentify(t, language=lang or _lang(t), date_shift_days=_s, known=_k)
 
-            new, c = deidentify_patient_resources(
-                group, secret=self.secret, patient_id=pid or "none", date_shift_days=shift, text_deid=text_deid,
-                policy=self.policy.get("fhir") or {}, fhir_version=self.fhir_version, over_age=over,
-                display=lambda system, code, language: preferred_display(system, code, language, tables=tables))
-            counts.update({f"fhir:{k}": v for k, v in c.items()})
-            for i, r in zip(idx, new):
-                out[i] = r
-        return out  # type: ignore[return-value]
+            def run(rs, _pid=pid, _s=shift, _td=text_deid, _over=over):
+                return deidentify_patient_resources(
+                    rs, secret=self.secret, patient_id=_pid or "none", date_shift_days=_s, text_deid=_td,
+                    policy=self.policy.get("fhir") or {}, fhir_version=self.fhir_version, over_age=_over,
+                    display=lambda system, code, language: preferred_display(system, code, language, tables=tables))
 
-    def fhir_json(self, data: bytes, counts: Counter, linker=None, source: str = "") -> bytes:
-        from transforms.deid.linking import Linker
-
-        linker = linker or Linker()
-        doc = orjson.loads(data)
-        if doc.get("resourceType") == "Bundle":
-            entries = doc.get("entry") or []
-            res = [e.get("resource") for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
-            new = iter(self._resources(res, counts, linker, source))
-            out_entries = []
-            for e in entries:
-                if not isinstance(e, dict) or not isinstance(e.get("resource"), dict):
-                    continue
-                resource = next(new)
-                rid, rtype = resource.get("id"), resource.get("resourceType")
-                entry = {"fullUrl": f"urn:uuid:{rid}" if rid and e.get("fullUrl") else None, "resource": resource}
-                if isinstance(e.get("request"), dict):
-                    entry["request"] = {"method": e["request"].get("method"), "url": rtype}
-                if isinstance(e.get("search"), dict):
-                    entry["search"] = {k: v for k, v in e["search"].items() if k in ("mode", "score")}
-                out_entries.append({k: v for k, v in entry.items() if v is not None})
-            # the Bundle's own identifier, timestamp, links, signature and meta (other than profiles) go
-            doc = {"resourceType": "Bundle", **({"id": hmac_hex(self.secret, "bundle", str(doc["id"]), 32)}
-                                                 if doc.get("id") else {}),
-                   **({"meta": {"profile": doc["meta"]["profile"]}} if isinstance(doc.get("meta"), dict)
-                      and doc["meta"].get("profile") else {}),
-                   **{k: doc[k] for k in ("type", "total") if k in doc}, "entry": out_entries}
-        else:
-            doc = self._resources([doc], counts, linker, source)[0]
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-
-    def fhir_ndjson(self, data: bytes, counts: Counter, linker=None, source: str = "") -> bytes:
-        from transforms.deid.linking import Linker
-
-        parsed = []
-        for line in data.split(b"\n"):
-            if not line.strip():
-                continue
             try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                counts["rejected:invalid_json_line"] += 1
+                new, c, kept, bad = deidentify_isolating(group, run)
+            except Exception as exc:  # noqa: BLE001 - this patient's resources are left out, the file goes on
+                counts[f"rejected:deid_failed:{type(exc).__name__}"] += len(group)
                 continue
-            if isinstance(obj, dict):
-                parsed.append(obj)
-            else:
-                counts["rejected:invalid_json_line"] += 1
-        new = self._resources(parsed, counts, linker or Linker(), source)
-        return b"\n".join(orjson.dumps(r) for r in new) + b"\n"
+            for _, exc_name in bad:
+                counts[f"rejected:deid_failed:{exc_name}"] += 1
+            counts.update({f"fhir:{k}": v for k, v in c.items()})
+            for i, r in zip(kept, new):
+                out[group_units[i]["position"]] = r
+        return out
+
+    @staticmethod
+    def _entry(e: dict) -> dict | None:
+        """A Bundle entry keeps its resource, a keyed fullUrl, the request method and the search mode."""
+        resource = e.get("resource")
+        if not isinstance(resource, dict):
+            return None  # a request without a resource (e.g. a DELETE) names a raw id: not written
+        rid, rtype = resource.get("id"), resource.get("resourceType")
+        if rtype == "Bundle":
+            rid = None
+        entry = {"fullUrl": f"urn:uuid:{rid}" if rid and e.get("fullUrl") else None, "resource": resource}
+        if isinstance(e.get("request"), dict):
+            entry["request"] = {"method": e["request"].get("method"), "url": rtype}
+        if isinstance(e.get("search"), dict):
+            entry["search"] = {k: v for k, v in e["search"].items() if k in ("mode", "score")}
+        return {k: v for k, v in entry.items() if v is not None}
+
+    def _shell(self, doc: dict) -> dict:
+        """The Bundle's own identifier, timestamp, links, signature and meta (other than profiles) go."""
+        return {"resourceType": "Bundle", **({"id": hmac_hex(self.secret, "bundle", str(doc["id"]), 32)}
+                                             if doc.get("id") else {}),
+                **({"meta": {"profile": doc["meta"]["profile"]}} if isinstance(doc.get("meta"), dict)
+                   and doc["meta"].get("profile") else {}),
+                **{k: doc[k] for k in ("type", "total") if k in doc}, "entry": doc.get("entry") or []}
+
+    def fhir_file(self, data: bytes, counts: Counter, linker=None, source: str = "") -> bytes | None:
+        """A FHIR Bundle, resource or NDJSON file, read as ``build`` reads it; None when no unit is left."""
+        from transforms.deid.linking import Linker
+        from transforms.io.fhir_parse import read_fhir, rebuild
+
+        parsed = read_fhir(data, source, fhir_version=self.fhir_version, mode=self.fhir_mode, limits=self.limits)
+        units = self._rejects(parsed.items, counts)
+        if not units:
+            return None
+        resources = self._resources(units, counts, linker or Linker(), source)
+        return rebuild(parsed, resources, fix_entry=self._entry, fix_bundle=self._shell)
+
+    fhir_json = fhir_ndjson = fhir_file
 
     # ------------------------------------------------------------------------------ notes
     def _note_id(self, value, counts: Counter, known=None):
@@ -257,48 +300,61 @@ class FileDeidentifier:
             return [self._any(x, shift, known, counts) for x in v]
         return v
 
-    def jsonl(self, data: bytes, counts: Counter, linker=None, source: str = "") -> bytes:
-        from transforms.deid.linking import Linker
-
-        linker = linker or Linker()
+    def _notes(self, parsed, counts: Counter, linker, source: str, text_field: str = "text") -> list[dict]:
         out = []
-        for n, line in enumerate(data.decode("utf-8-sig").split("\n"), start=1):
-            if not line.strip():
-                continue
+        for u in self._rejects(parsed.items, counts):
             try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                counts["rejected:invalid_json_line"] += 1
-                continue
-            if not isinstance(obj, dict):
-                counts["rejected:invalid_json_line"] += 1
-                continue
-            out.append(orjson.dumps(self._note_fields(obj, counts, linker, source, f"line {n}")))
-        return b"\n".join(out) + b"\n"
+                out.append(self._note_fields(parsed.objects[u["position"]], counts, linker, source, u["position"],
+                                             text_field))
+            except Exception as exc:  # noqa: BLE001 - this line is left out, the file goes on
+                counts[f"rejected:deid_failed:{type(exc).__name__}"] += 1
+        return out
 
-    def csv_file(self, data: bytes, counts: Counter, linker=None, source: str = "", text_column: str = "text") -> bytes:
+    def jsonl(self, data: bytes, counts: Counter, linker=None, source: str = "") -> bytes | None:
+        """JSONL notes read as ``build`` reads them (a bad line is left out and counted)."""
+        from transforms.deid.linking import Linker
+        from transforms.io.text_parse import read_text
+
+        parsed = read_text(data, source, limits=self.limits, shape="jsonl", keep_objects=True)
+        out = [orjson.dumps(o) for o in self._notes(parsed, counts, linker or Linker(), source)]
+        return b"\n".join(out) + b"\n" if out else None
+
+    def csv_file(self, data: bytes, counts: Counter, linker=None, source: str = "",
+                 text_column: str = "text") -> bytes | None:
+        """CSV rows read as ``build`` reads them (a row with a cell over the limit is left out and counted);
+        a CSV without the text column is de-identified as one text."""
         import csv
 
         from transforms.deid.linking import Linker
-        from transforms.io.text_parse import decode_text
+        from transforms.io.text_parse import read_text
 
-        linker = linker or Linker()
-        text, _ = decode_text(data)
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or text_column not in reader.fieldnames:
+        parsed = read_text(data, source, limits=self.limits, shape="csv", keep_objects=True)
+        if text_column not in parsed.columns:
             return self.text_file(data, source, counts)
+        rows = self._notes(parsed, counts, linker or Linker(), source, text_column)
+        if not rows:
+            return None
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=parsed.columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        for n, row in enumerate(reader, start=2):
-            row = {k: v for k, v in row.items() if k is not None}
-            writer.writerow(self._note_fields(row, counts, linker, source, f"line {n}", text_column))
+        writer.writerows({k: v for k, v in row.items() if k is not None} for row in rows)
         return buf.getvalue().encode("utf-8")
 
     def text_file(self, data: bytes, source: str, counts: Counter) -> bytes:
-        from transforms.io.text_parse import decode_text
+        """A text file decoded as ``build`` decodes it, under ``limits.max_note_chars``, de-identified whole."""
+        from transforms.io.archive import unwrap
+        from transforms.io.decode import UndecodableText, decode_bytes
+        from transforms.io.limits import LimitExceeded
 
-        text, _ = decode_text(data)
+        try:
+            text = decode_bytes(unwrap(data, self.limits)).text
+            self.limits.check_text(text, "the file")
+        except UndecodableText:
+            raise FileRejected("undecodable_text") from None
+        except LimitExceeded as exc:
+            raise FileRejected(exc.kind) from None
+        if not text.strip():
+            raise FileRejected("empty_text")
         return self._deid(text, self._doc_shift(source, "file"), None, counts).encode("utf-8")
 
     # ------------------------------------------------------------------------------ DICOM

@@ -17,59 +17,45 @@ from typing import Iterator
 
 def patient_link_values(patient: dict, identifier_systems=()) -> list[str]:
     """The values that link a note or an image to this Patient: its id and identifier values."""
+    from transforms.io.fhir_refs import normalize_id
+
     values = set()
-    for ident in patient.get("identifier") or []:
-        if not isinstance(ident, dict) or not isinstance(ident.get("value"), str) or not ident["value"].strip():
+    idents = patient.get("identifier")
+    for ident in idents if isinstance(idents, list) else []:
+        value = normalize_id(ident.get("value"))[0] if isinstance(ident, dict) else None
+        if not value:
             continue
         if identifier_systems and ident.get("system") not in identifier_systems:
             continue
-        values.add(ident["value"].strip())
-    if patient.get("id") not in (None, ""):
-        values.add(str(patient["id"]))
+        values.add(value)
+    pid = normalize_id(patient.get("id"))[0]
+    if pid:
+        values.add(pid)
     return sorted(values)
 
 
-def fhir_resources_of(data: bytes) -> Iterator[dict]:
-    """Every resource of a FHIR JSON file (Bundle, nested Bundles, a single resource) or NDJSON."""
-    import orjson
+def fhir_units_of(data: bytes, limits=None) -> list[dict]:
+    """The units of a FHIR JSON file (Bundle, nested Bundles, a single resource) or NDJSON, read as
+    ``build`` reads them (``transforms.io.fhir_parse``: any encoding, limits, ids normalised, patient
+    references resolved) but without model validation: this pass only needs ids and links."""
+    from transforms.io.fhir_parse import read_fhir
 
-    def bundle(doc):
-        for entry in doc.get("entry") or []:
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict):
-                if res.get("resourceType") == "Bundle":
-                    yield from bundle(res)
-                else:
-                    yield res
-
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict):
-        yield from (bundle(doc) if doc.get("resourceType") == "Bundle" else [doc])
-        return
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            res = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(res, dict):
-            yield from (bundle(res) if res.get("resourceType") == "Bundle" else [res])
+    return [u for u in read_fhir(data, "fhir:index", limits=limits, validate=False).items if not u.get("reject")]
 
 
-def index_entries(data: bytes, identifier_systems=()) -> Iterator[tuple[str, tuple]]:
+def fhir_resources_of(data: bytes, limits=None) -> Iterator[dict]:
+    """Every resource of a FHIR JSON file or NDJSON that ``build`` would keep (see ``fhir_units_of``)."""
+    for unit in fhir_units_of(data, limits):
+        yield unit["resource"]
+
+
+def index_entries(data: bytes, identifier_systems=(), limits=None) -> Iterator[tuple[str, tuple]]:
     """("link", (value, patient id)), ("patient", (patient id, Patient)) and ("latest", (patient id,
     latest date)) of one FHIR file, for the run's patient index."""
     from transforms.deid.fhir_deid import DATE_RE
-    from transforms.io.fhir_parse import patient_ref_of
 
-    resources = list(fhir_resources_of(data))
-    full = {f"urn:uuid:{r.get('id')}": r for r in resources if r.get("id")}
-    for res in resources:
-        pid = patient_ref_of(res, full)
+    for unit in fhir_units_of(data, limits):
+        res, pid = unit["resource"], unit.get("patient_ref")
         if not pid:
             continue
         if res.get("resourceType") == "Patient":

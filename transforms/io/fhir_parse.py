@@ -93,8 +93,9 @@ class FhirFile:
 
 
 class _Parser:
-    def __init__(self, source: str, version: str, mode: str, limits: Limits):
+    def __init__(self, source: str, version: str, mode: str, limits: Limits, validate: bool = True):
         self.source, self.version, self.mode, self.limits = source, version, mode, limits
+        self.validate = validate
 
     def reject(self, position: str, kind: str, message: str) -> dict:
         return _reject(self.source, position, kind, message)
@@ -111,7 +112,7 @@ class _Parser:
         resource, problem = normalize_resource_id(resource)
         if problem:
             return self.reject(position, *problem)
-        problems = validate_resource(resource, self.version)
+        problems = validate_resource(resource, self.version) if self.validate else []
         if problems and self.mode == "strict":
             return self.reject(position, "invalid_resource",
                                f"{rtype} failed {self.version} validation: " + "; ".join(problems[:3]))
@@ -158,7 +159,7 @@ class _Parser:
             yield self.unit(doc, prefix.rstrip("/") or "file", None)
 
 
-def _json_bytes(data: bytes) -> tuple[bytes, str, int]:
+def json_utf8(data: bytes) -> tuple[bytes, str, int]:
     """UTF-8 bytes for orjson (BOM, UTF-16/32, GB18030... decoded), the encoding and replaced-byte count."""
     from transforms.io.decode import decode_bytes, has_bom
 
@@ -183,11 +184,12 @@ _INVALID = object()
 
 
 def read_fhir(data: bytes, source: str, *, fhir_version: str = "R4", mode: str = "lenient",
-              limits: Limits | None = None) -> FhirFile:
-    """Parse one FHIR file's bytes into a ``FhirFile`` (units resolved to their patient, or rejects)."""
+              limits: Limits | None = None, validate: bool = True) -> FhirFile:
+    """Parse one FHIR file's bytes into a ``FhirFile`` (units resolved to their patient, or rejects).
+    ``validate=False`` skips the fhir.resources model check (a first pass that only needs ids and links)."""
     limits = limits or Limits()
     out = FhirFile()
-    p = _Parser(source, fhir_version, mode, limits)
+    p = _Parser(source, fhir_version, mode, limits, validate)
     if not data:
         out.items = [p.reject("file", "empty_file", "zero-byte file")]
         return out
@@ -203,7 +205,7 @@ def read_fhir(data: bytes, source: str, *, fhir_version: str = "R4", mode: str =
     from transforms.io.decode import UndecodableText
 
     try:
-        data, out.encoding, out.replaced = _json_bytes(data)
+        data, out.encoding, out.replaced = json_utf8(data)
     except UndecodableText:
         out.items = [p.reject("file", "not_json", "content is not JSON text (binary or undecodable)")]
         return out
@@ -284,7 +286,8 @@ def iter_fhir_units(data: bytes, source: str, *, fhir_version: str = "R4", mode:
 def rebuild(parsed: FhirFile, resources: dict[str, dict], *, fix_entry=None, fix_bundle=None) -> bytes | None:
     """The file again, with each unit's resource replaced by ``resources[position]``; rejected or
     missing units are left out (a Bundle keeps its other entries). ``fix_entry(entry)`` and
-    ``fix_bundle(bundle)`` may rewrite the envelopes. None when no resource is left."""
+    ``fix_bundle(bundle)`` may rewrite the envelopes (``fix_entry`` returning None drops the entry).
+    None when no resource is left."""
     kept = 0
 
     def bundle(b: dict, prefix: str) -> dict:
@@ -304,7 +307,9 @@ def rebuild(parsed: FhirFile, resources: dict[str, dict], *, fix_entry=None, fix
                 new = dict(entry)
             else:
                 continue
-            entries.append(fix_entry(new) if fix_entry else new)
+            new = fix_entry(new) if fix_entry else new
+            if new is not None:
+                entries.append(new)
         out = {**b, "entry": entries}
         return fix_bundle(out) if fix_bundle else out
 
