@@ -74,6 +74,12 @@ def load_config(path: str | None = None) -> dict:
     for section, key in (("tasks", "labels"), ("terminology", "maps"), ("terminology", "display_tables")):
         config[section][key] = [str(resolve_path(str(v), base_dir)) if "://" not in str(v) else v
                                 for v in config[section].get(key) or []]
+    from transforms.io.limits import Limits
+
+    try:
+        Limits.from_config(config)  # a bad limit fails here, on the driver, not on every worker
+    except ValueError as exc:
+        raise UserError(f"config {exc}") from None
     for key in ("deid_policy", "matrix", "quality"):
         config[key] = str(resolve_path(str(config[key]), base_dir))
         if not Path(config[key]).is_file():

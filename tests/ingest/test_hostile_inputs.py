@@ -345,3 +345,16 @@ def test_a_resource_that_breaks_structural_deid_is_set_aside_alone():
 
     with pytest.raises(ValueError):  # nothing fails alone: not isolable, the caller rejects the patient
         deidentify_isolating([cond, obs], fails_only_together)
+
+
+def test_a_limit_that_is_not_a_positive_number_is_a_user_error(tmp_path):
+    from pipelines.config import load_config
+    from pipelines.errors import UserError
+
+    cfg = tmp_path / "c.yaml"
+    for bad in ("0", "-5", "lots", "true"):
+        cfg.write_text(f"limits:\n  max_note_chars: {bad}\n")
+        with pytest.raises(UserError, match="limits.max_note_chars must be a positive number"):
+            load_config(str(cfg))
+    cfg.write_text("limits:\n  max_note_chars: 5000\n")
+    assert Limits.from_config(load_config(str(cfg))).max_note_chars == 5000

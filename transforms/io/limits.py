@@ -43,7 +43,13 @@ class Limits:
         values = {}
         for name, value in section.items():
             if name in known and value is not None:
-                values[name] = int(value) if known[name] == "int" else float(value)
+                try:
+                    number = int(value) if known[name] == "int" else float(value)
+                except (TypeError, ValueError):
+                    number = -1
+                if isinstance(value, bool) or not number > 0:
+                    raise ValueError(f"limits.{name} must be a positive number")
+                values[name] = number
         return cls(**values)
 
     @property
