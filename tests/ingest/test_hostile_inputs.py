@@ -320,23 +320,18 @@ def test_sources_holding_the_same_relative_path_are_labelled_by_their_folders(tm
 
 
 def test_a_resource_that_breaks_structural_deid_is_set_aside_alone():
-    from transforms.deid.fhir_deid import deidentify_patient_resources
-    from transforms.deid.isolate import deidentify_isolating, known_phi_or_none
+    from transforms.deid.isolate import deidentify_isolating, first_that_works
 
-    weird = {**PATIENT, "identifier": MARK + "-not-a-list", "name": {"family": MARK}}
-    cond = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
-            "onsetDateTime": "2020-01-02"}
-    obs = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}, "status": "final",
-           "code": {"text": "x"}}
+    resources = [{"id": "a"}, {"id": "explodes"}, {"id": "b"}]
 
-    def run(rs):
-        return deidentify_patient_resources(rs, secret=b"s" * 32, patient_id="p1", date_shift_days=10,
-                                            text_deid=lambda t, lang=None: (t, {}), policy={})
+    def deid(rs):  # fails whenever the bad resource is in the batch, as a walk bug on one shape would
+        if any(r["id"] == "explodes" for r in rs):
+            raise ValueError(MARK)
+        return [{"id": r["id"].upper()} for r in rs], {"n": len(rs)}
 
-    out, _, kept, bad = deidentify_isolating([weird, cond, obs], run)
-    assert kept == [1, 2] and [i for i, _ in bad] == [0] and out[0]["onsetDateTime"] == "2020-01-12"
-    assert deidentify_isolating([weird], run)[2:] == ([], [(0, "AttributeError")])
-    known_phi_or_none(weird)  # a malformed Patient gives no known PHI rather than failing its record
+    out, counts, kept, bad = deidentify_isolating(resources, deid)
+    assert out == [{"id": "A"}, {"id": "B"}] and counts == {"n": 2} and kept == [0, 2] and bad == [(1, "ValueError")]
+    assert deidentify_isolating([{"id": "explodes"}], deid)[2:] == ([], [(0, "ValueError")])
 
     def fails_only_together(rs):
         if len(rs) > 1:
@@ -344,7 +339,21 @@ def test_a_resource_that_breaks_structural_deid_is_set_aside_alone():
         return rs, {}
 
     with pytest.raises(ValueError):  # nothing fails alone: not isolable, the caller rejects the patient
-        deidentify_isolating([cond, obs], fails_only_together)
+        deidentify_isolating([{"id": "a"}, {"id": "b"}], fails_only_together)
+    assert first_that_works(lambda: 1 / 0, lambda: "fallback") == "fallback" and first_that_works(lambda: 1 / 0) is None
+
+
+def test_known_phi_is_still_read_from_a_malformed_patient():
+    from transforms.deid.isolate import patient_shape_for_known_phi
+    from transforms.deid.text import known_phi_from_patient_resource
+
+    weird = {**PATIENT, "name": {"family": "Quimby", "given": "Ann"}, "identifier": "MRN-778899",
+             "telecom": "555-123-4567", "address": {"line": "1 Main St", "city": "Townsville"}}
+    with pytest.raises(AttributeError):
+        known_phi_from_patient_resource(weird)  # the detector's own reader needs FHIR shapes
+    known = known_phi_from_patient_resource(patient_shape_for_known_phi(weird))
+    assert "Ann Quimby" in known.names and "MRN-778899" in known.ids and "1 Main St" in known.addresses
+    assert "5551234567" in known.phones
 
 
 def test_a_limit_that_is_not_a_positive_number_is_a_user_error(tmp_path):

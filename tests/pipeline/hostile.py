@@ -7,6 +7,7 @@ be written beside them. Limits are set low in ``CONFIG`` so the inputs that hit 
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 MARK = "ZZPHI"  # raw values in the broken units carry this; no rejected row or summary may quote it
+EXPLODES = "explodes"  # a resource id that ``breaking_structural_deid`` makes the structural walk fail on
 
 CONFIG = """\
 limits:
@@ -107,18 +109,22 @@ def write_hostile_inputs(root: Path) -> dict:
         _patient("ok-j"), _doc("d-long", "ok-j", (MARK + " cough. ") * 400), _doc("d-short", "ok-j", NOTE_A)))
     (fhir / "big_bundle.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": _patient(f"big{i}")} for i in range(6)]}))
-    (fhir / "deid_fails.ndjson").write_bytes(_ndjson(  # kept (flagged) by lenient validation, fails the deid walk
-        _patient("ok-k", identifier=MARK + "-not-a-list"),
-        {"resourceType": "Condition", "id": "c-k", "subject": {"reference": "Patient/ok-k"},
-         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]}}))
+    condition = {"resourceType": "Condition", "id": "c-k", "subject": {"reference": "Patient/ok-k"},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]}}
+    (fhir / "deid_fails.ndjson").write_bytes(_ndjson(  # malformed shapes kept (flagged) by lenient validation
+        _patient("ok-k", identifier=MARK + "-not-a-list", name={"family": MARK}),
+        {**condition, "id": EXPLODES}, condition))
     (outside / "secret.json").write_text(json.dumps(_patient("outside-" + MARK)))
     os.symlink(outside / "secret.json", fhir / "link.json")
 
     # -- text (two sources that both hold notes.txt) ----------------------------------------------------
     (text / "notes.txt").write_text(NOTE_C)
     (text2 / "notes.txt").write_text(NOTE_D)
-    (text / "long_cell.csv").write_text(f"id,patient_id,text,comment\nn1,ok-a,{NOTE_A},{MARK * 300}\n"
-                                        f"n2,ok-a,{NOTE_B},fine\n")
+    buf = io.StringIO()
+    rows = csv.writer(buf, lineterminator="\n")
+    rows.writerows([["id", "patient_id", "text", "comment"], ["n1", "ok-a", NOTE_A, MARK * 300],
+                    ["n2", "ok-a", NOTE_B, "fine"]])
+    (text / "long_cell.csv").write_text(buf.getvalue())
     zh = [json.dumps({"id": f"zh{i}", "text": ZH_NOTE.format(i)}, ensure_ascii=False).encode() for i in range(5)]
     zh[2] = zh[2].replace("咳嗽".encode(), b"\xff\xfe")  # one damaged byte pair in one line
     (text / "bad_byte.jsonl").write_bytes(b"\n".join(zh) + b"\n")
@@ -142,7 +148,7 @@ def write_hostile_inputs(root: Path) -> dict:
         ("fhir:truncated.json", "file", "read", "invalid_json"),
         ("fhir:long_note.ndjson", "line 2", "read", "text_too_long"),
         ("fhir:big_bundle.json", "file", "read", "too_many_entries"),
-        ("fhir:deid_fails.ndjson", "line 1", "deid", "deid_failed:AttributeError"),
+        ("fhir:deid_fails.ndjson", "line 2", "deid", "deid_failed:ValueError"),
         ("fhir:link.json", "file", "read", "symlink_outside_root"),
         (t + "long_cell.csv", "line 2", "read", "csv_cell_too_large"),
         (t + "long_note.jsonl", "line 1", "read", "text_too_long"),
@@ -153,10 +159,35 @@ def write_hostile_inputs(root: Path) -> dict:
                + ["fhir:entry_string.json#entry 1", "fhir:line_array.ndjson#line 2", "fhir:deep.ndjson#line 2",
                   "fhir:bom.json#file", "fhir:utf16.ndjson#line 1", "fhir:utf16.ndjson#line 2", "fhir:gb18030.json#file",
                   "fhir:bad_subject.ndjson#line 1", "fhir:bad_subject.ndjson#line 3", "fhir:long_note.ndjson#line 1",
-                  "fhir:long_note.ndjson#line 3", "fhir:deid_fails.ndjson#line 2",
+                  "fhir:long_note.ndjson#line 3", "fhir:deid_fails.ndjson#line 1", "fhir:deid_fails.ndjson#line 3",
                   t + "notes.txt#file", "text:text2/notes.txt#file", t + "long_cell.csv#line 3",
                   t + "long_note.jsonl#line 2", t + "bad_fields.jsonl#line 2", t + "utf16.txt#file",
                   "dicom:ct.dcm#file"]
                + [f"{t}bad_byte.jsonl#line {i}" for i in range(1, 6)])
     sources = [f"fhir:{fhir}", f"text:{text}", f"text:{text2}", f"dicom:{dicom}"]
     return {"sources": sources, "rejects": rejects, "written": written}
+
+
+def breaking_structural_deid():
+    """A context in which the structural FHIR walk fails on any batch holding the resource
+    ``EXPLODES`` (the walk itself no longer fails on malformed shapes; this stands for its next bug)."""
+    import contextlib
+
+    import pytest
+
+    from transforms.deid import fhir_deid
+
+    original = fhir_deid.deidentify_patient_resources
+
+    def walk(resources, **kwargs):
+        if any(r.get("id") == EXPLODES for r in resources):
+            raise ValueError("a bug in the walk")
+        return original(resources, **kwargs)
+
+    @contextlib.contextmanager
+    def patched():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(fhir_deid, "deidentify_patient_resources", walk)
+            yield
+
+    return patched()

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
-from tests.pipeline.hostile import CONFIG, MARK, write_hostile_inputs
+from tests.pipeline.hostile import CONFIG, MARK, breaking_structural_deid, write_hostile_inputs
 
 SECRET = "hostile-inputs-test-secret-0123456789"
 
@@ -23,7 +23,8 @@ SECRET = "hostile-inputs-test-secret-0123456789"
 def _run(argv: list[str]) -> int:
     os.environ["MEDCORPUS_SECRET"] = SECRET
     try:
-        return main(argv + ["--direct_running_mode", "in_memory"])
+        with breaking_structural_deid():  # in_memory runs in this process, so the patch reaches the workers
+            return main(argv + ["--direct_running_mode", "in_memory"])
     finally:
         os.environ.pop("MEDCORPUS_SECRET", None)
 
@@ -135,29 +136,40 @@ def test_deid_rejects_the_same_broken_units_as_build(deidentified):
     assert {k: v for k, v in c.items() if k.startswith(("rejected:", "files:rejected:"))} == {
         "rejected:invalid_id": 1, "rejected:invalid_entry": 1, "rejected:invalid_json": 1,
         "rejected:too_deeply_nested": 1, "rejected:invalid_patient_reference": 1, "rejected:text_too_long": 2,
-        "rejected:deid_failed:AttributeError": 1, "rejected:csv_cell_too_large": 1,
+        "rejected:deid_failed:ValueError": 1, "rejected:csv_cell_too_large": 1,
         "rejected:invalid_patient_id": 1,
         "files:rejected:invalid_json": 1, "files:rejected:too_many_entries": 1,
         "files:rejected:symlink_outside_root": 1, "files:rejected:compression_ratio_exceeded": 1}
     assert MARK not in json.dumps(c)
 
 
+def _out(out, rel: str, kind: str):
+    """Where deid wrote an input: keyed folder and file names (``transforms.deid.files.output_path``)."""
+    from transforms.deid.files import output_path
+
+    return out / output_path(SECRET.encode(), rel, kind, False)
+
+
 def test_deid_writes_the_good_units_of_files_with_bad_ones(deidentified):
+    import csv
+
     _, out = deidentified
-    lines = (out / "line_array.ndjson").read_text().splitlines()
+    lines = _out(out, "line_array.ndjson", "fhir-ndjson").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["resourceType"] == "Patient"
-    bundle = json.loads((out / "entry_string.json").read_text())
+    bundle = json.loads(_out(out, "entry_string.json", "fhir-json").read_text())
     assert len(bundle["entry"]) == 1
-    assert [json.loads(l)["id"] for l in (out / "text" / "bad_byte.jsonl").read_text().splitlines()] == \
-        [f"zh{i}" for i in range(5)]
-    rows = (out / "text" / "long_cell.csv").read_text().splitlines()
-    assert rows[0] == "id,patient_id,text,comment" and len(rows) == 2 and rows[1].startswith("n2,pk-")
-    assert json.loads((out / "utf16.ndjson").read_text().splitlines()[0])["resourceType"] == "Patient"
-    assert json.loads((out / "gb18030.json").read_text())["resourceType"] == "Patient"
-    assert not (out / "link.json").exists() and not (out / "truncated.json").exists()
+    notes = [json.loads(line) for line in _out(out, "text/bad_byte.jsonl", "jsonl").read_text().splitlines()]
+    assert len(notes) == 5 and sum("\ufffd" in n["text"] for n in notes) == 1
+    rows = list(csv.DictReader(_out(out, "text/long_cell.csv", "csv").read_text().splitlines()))
+    assert len(rows) == 1 and rows[0]["patient_id"].startswith("pk-") and rows[0]["comment"] == "fine"
+    assert json.loads(_out(out, "utf16.ndjson", "fhir-ndjson").read_text().splitlines()[0])["resourceType"] == "Patient"
+    assert json.loads(_out(out, "gb18030.json", "fhir-json").read_text())["resourceType"] == "Patient"
+    lines = _out(out, "deid_fails.ndjson", "fhir-ndjson").read_text().splitlines()
+    assert [json.loads(line)["resourceType"] for line in lines] == ["Patient", "Condition"]
+    assert not _out(out, "link.json", "fhir-json").exists() and not _out(out, "truncated.json", "fhir-json").exists()
 
 
 def test_deid_never_overwrites_one_of_two_inputs_with_the_same_name(deidentified):
     _, out = deidentified
-    a, b = (out / "text" / "notes.txt").read_text(), (out / "text2" / "notes.txt").read_text()
+    a, b = _out(out, "text/notes.txt", "text").read_text(), _out(out, "text2/notes.txt", "text").read_text()
     assert "Nephrology clinic" in a and "wrist fracture" in b

@@ -161,7 +161,7 @@ class FileDeidentifier:
         """position -> de-identified resource, per patient; a resource that fails alone is left out and
         counted (``rejected:deid_failed:<error>``), the rest of its patient goes on."""
         from transforms.deid.fhir_deid import deidentify_patient_resources, over_age_cap
-        from transforms.deid.isolate import deidentify_isolating, first_that_works
+        from transforms.deid.isolate import deidentify_isolating, first_that_works, patient_shape_for_known_phi
         from transforms.deid.known import known_phi_for_patient
         from transforms.terminology.displays import preferred_display
 
@@ -178,8 +178,9 @@ class FileDeidentifier:
                 if over is None:
                     over = bool(patient) and bool(first_that_works(
                         lambda: over_age_cap(group, patient, self.policy.get("fhir") or {})))
-                known = first_that_works(  # a Patient too malformed to read PHI from is rejected by the walk
-                    lambda: known_phi_for_patient(patient, over, (), linker.age_cap))
+                known = first_that_works(  # a malformed Patient: its PHI from a repaired copy, or none
+                    lambda: known_phi_for_patient(patient, over, (), linker.age_cap),
+                    lambda: known_phi_for_patient(patient_shape_for_known_phi(patient), over, (), linker.age_cap))
                 shift = self._shift(pid)
             else:  # resources of no patient (practitioners, organisations...): a per-file offset
                 over, known, shift = None, None, self._doc_shift(source, "file")

@@ -48,3 +48,43 @@ def first_that_works(*candidates):
         except Exception:  # noqa: BLE001 - malformed shapes
             continue
     return None
+
+
+#: the field a bare string stands for, per list-of-objects field of a Patient
+_BARE = {"name": "text", "identifier": "value", "telecom": "value", "address": "text", "contact": None,
+         "extension": None}
+
+
+def patient_shape_for_known_phi(patient: dict | None) -> dict | None:
+    """A copy of a malformed Patient with its PHI-bearing fields in the shapes FHIR gives them, so
+    its own names, identifiers, phones and addresses can still be looked for in its notes: an object
+    where a list belongs becomes a one-item list, a bare string becomes ``{"value"|"text": ...}``
+    (``given``/``line`` strings become lists); anything else is dropped. Used only to read known PHI."""
+    if not isinstance(patient, dict):
+        return None
+
+    def items(value, bare):
+        values = value if isinstance(value, list) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, dict):
+                out.append(dict(v))
+            elif isinstance(v, str) and bare:
+                out.append({bare: v})
+        return out
+
+    fixed = dict(patient)
+    for key, bare in _BARE.items():
+        if key in fixed:
+            fixed[key] = items(fixed[key], bare)
+    for name in fixed.get("name") or []:
+        for part in ("given", "prefix", "suffix"):
+            if isinstance(name.get(part), str):
+                name[part] = [name[part]]
+    for addr in fixed.get("address") or []:
+        if isinstance(addr.get("line"), str):
+            addr["line"] = [addr["line"]]
+    for contact in fixed.get("contact") or []:
+        if isinstance(contact.get("name"), list):
+            contact["name"] = next((n for n in contact["name"] if isinstance(n, dict)), {})
+    return fixed

@@ -219,7 +219,7 @@ class DeidentifyRecord(_TextDeidFn):
 
     def _process(self, record: dict):
         from transforms.deid.fhir_deid import deidentify_patient_resources
-        from transforms.deid.isolate import first_that_works
+        from transforms.deid.isolate import first_that_works, patient_shape_for_known_phi
         from transforms.deid.known import known_phi_for_record
         from transforms.io.fhir_notes import extract_notes
 
@@ -235,8 +235,9 @@ class DeidentifyRecord(_TextDeidFn):
         raw = [u["resource"] for u in record["resources"]]
         patient = next((r for r in raw if r.get("resourceType") == "Patient"), None)
         blobs, fhir_policy = [u.get("data") for u in record["dicom"]], self.policy.get("fhir") or {}
-        known = first_that_works(  # a Patient too malformed to read PHI from is rejected by the walk below
+        known = first_that_works(  # a malformed Patient: read its PHI from a repaired copy, or do without it
             lambda: known_phi_for_record(raw, patient, blobs, fhir_policy),
+            lambda: known_phi_for_record(raw, patient_shape_for_known_phi(patient), blobs, fhir_policy),
             lambda: known_phi_for_record(raw, None, blobs, fhir_policy))
         text_deid = self._text_deid(shift, known)
         study_encounters: dict[str, str] = {}
