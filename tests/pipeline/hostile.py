@@ -22,6 +22,8 @@ limits:
   max_note_chars: 2000
   max_csv_cell_chars: 1000
   max_bundle_entries: 5
+split:
+  evaluation_ratio: 0.0   # every document reaches pretraining, so row ids can be compared
 """
 
 
