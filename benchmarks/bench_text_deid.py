@@ -236,12 +236,14 @@ def score_gold(pairs):
 
 
 def synthea(limit: int) -> None:
-    from transforms.deid.text import TextDeidentifier, known_phi_from_record
+    from transforms.deid.known import known_phi_for_record
+    from transforms.deid.text import TextDeidentifier
 
     notes = load_synthea(limit)
     d = TextDeidentifier({}, SECRET)
     inputs = [(text, gold) for _, _, text, gold, _ in notes]
-    with_known = [o for o, _ in d.deidentify_many([(t, "en", 31, known_phi_from_record(res)) for _, res, t, _, _ in notes])]
+    with_known = [o for o, _ in d.deidentify_many([(t, "en", 31, known_phi_for_record(res, patient))
+                                                   for patient, res, t, _, _ in notes])]
     alone = [o for o, _ in d.deidentify_many([(t, "en", 31, None) for _, _, t, _, _ in notes])]
     presidio = _run_presidio([{"text": t} for _, _, t, _, _ in notes])
     print(f"\n2. {len(notes)} Synthea notes: gold from each patient's own record; clinical terms = words of the "

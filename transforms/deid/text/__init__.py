@@ -29,7 +29,7 @@ from pathlib import Path
 
 from transforms.deid.text.dates import shift_date_text
 from transforms.deid.text.engine import LOCK, analyzer_engine, anonymizer_engine
-from transforms.deid.text.known import KnownPHI, known_phi_from_patient_resource, known_phi_from_record
+from transforms.deid.text.known import KnownPHI, known_phi_from_patient_resource
 from transforms.deid.text.normalize import normalize
 from transforms.deid.text.recognizers import EnglishContextRecognizer, build_recognizers
 from transforms.deid.text.surrogates import Surrogates
@@ -294,9 +294,5 @@ def _languages(language: str) -> list[str]:
     return ["en", "zh"] if language == "mixed" else (["zh"] if language == "zh" else ["en"])
 
 
-def analyzer(ner: bool = False):
-    return analyzer_engine(ner)
-
-
-__all__ = ["TextDeidentifier", "KnownPHI", "known_phi_from_patient_resource", "known_phi_from_record",
-           "analyzer_engine", "EnglishContextRecognizer"]
+__all__ = ["TextDeidentifier", "KnownPHI", "known_phi_from_patient_resource", "analyzer_engine",
+           "EnglishContextRecognizer"]

@@ -61,9 +61,6 @@ class WordClasses:
     def unknown(self, t: Tok) -> bool:
         return t.alpha and not t.common and not self.lex.is_name(t.low)
 
-    def is_function(self, t: Tok) -> bool:
-        return t.low in self.function or not t.alpha
-
     def initial(self, toks, i) -> bool:
         t = toks[i]
         return t.alpha and len(t.text) == 1 and (t.cap or self.style != "mixed")

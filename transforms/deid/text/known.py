@@ -168,13 +168,3 @@ def clinical_terms_from_resources(resources: list[dict]) -> list[str]:
                     if isinstance(c, dict) and isinstance(c.get("display"), str):
                         terms.update(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", c["display"]))
     return sorted(terms)
-
-
-def known_phi_from_record(resources: list[dict]) -> KnownPHI | None:
-    """Known PHI of the record's Patient, with the clinical terms of its coded resources."""
-    patient = next((r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"), None)
-    known = known_phi_from_patient_resource(patient) if patient else KnownPHI()
-    known.clinical_terms = clinical_terms_from_resources(resources)
-    if patient is None and not known.clinical_terms:
-        return None
-    return known

@@ -101,13 +101,6 @@ class Surrogates:
             text += w if w in (",", ".") or not text else (" " if not text.endswith(" ") else "") + w
         return text.replace(" ,", ",").replace(",", ", ").replace("  ", " ").strip()
 
-    def first_name(self, value: str) -> str:
-        p = pools()
-        return self._pick("en-given-None", value, p["en_given_female"] + p["en_given_male"])
-
-    def last_name(self, value: str) -> str:
-        return self._pick("en-family", value, pools()["en_family"])
-
     def place(self, value: str) -> str:
         """A keyed place-like word for the name part of a facility ("VAMC" in "VAMC Hospital")."""
         return " ".join(_like(self._pick("en-place", w, pools()["en_places"]), w) for w in value.split()[:1])
