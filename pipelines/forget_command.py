@@ -4,7 +4,8 @@ Patients are named by their pseudonymous ``patient_key`` (``--key``), by their s
 and the run secret (``--patient-id``; the key is recomputed, the id is never written), or by an
 input file (``--source``, looked up in the restricted ``lineage/inputs``). Every shard of the
 splits, the review queue and the lineage that holds one of their rows is rewritten without them;
-rejected rows that point only at their input files go too. The manifest (shards, sha256, counts,
+rejected rows, ``lineage/sources`` rows and ``audit.json`` inputs that point only at their input
+files go too. The manifest (shards, sha256, counts,
 matrix cells), DATA_CARD.md and the report are updated, and the audit log records the removal
 (key fingerprints and row counts, never an id). Expectation results that may quote removed rows
 are deleted; run ``medcorpus validate DIR`` again.
@@ -58,13 +59,19 @@ def keys_for_sources(out: Path, sources: list[str]) -> set[str]:
 
 
 def _sources_only_of(out: Path, keys: set[str]) -> set[str]:
-    """Input files every unit of which belongs to a forgotten patient."""
+    """Input files every unit of which belongs to a forgotten patient: their relative paths and the
+    pseudonyms (``source_id``) that rejected/ and audit.json use for them."""
     owners: dict[str, set[str]] = defaultdict(set)
+    alias: dict[str, str] = {}
     for shard in _shards(out, "lineage/inputs"):
-        t = pq.read_table(shard, columns=["source", "patient_key"])
-        for src, key in zip(t.column("source").to_pylist(), t.column("patient_key").to_pylist()):
+        t = pq.read_table(shard)
+        ids = t.column("source_id").to_pylist() if "source_id" in t.column_names else [None] * t.num_rows
+        for src, key, sid in zip(t.column("source").to_pylist(), t.column("patient_key").to_pylist(), ids):
             owners[src].add(key)
-    return {src for src, who in owners.items() if who <= keys}
+            if sid:
+                alias[src] = sid
+    only = {src for src, who in owners.items() if who <= keys}
+    return only | {alias[src] for src in only if src in alias}
 
 
 def _rewrite(path: Path, table: pa.Table) -> dict:
@@ -89,11 +96,12 @@ def forget(out: Path, keys: set[str]) -> dict:
     removed: dict[str, int] = defaultdict(int)
     removed_tasks: dict[tuple[str, str], int] = defaultdict(int)
     rewritten: dict[str, dict] = {}
-    for table in KEYED_TABLES + ("rejected",):
+    source_set = pa.array(sorted(drop_sources), type=pa.string())
+    for table in KEYED_TABLES + ("rejected", "lineage/sources"):
         for shard in _shards(out, table):
             t = pq.read_table(shard)
-            if table == "rejected":
-                hit = pc.is_in(t.column("source"), value_set=pa.array(sorted(drop_sources), type=pa.string()))
+            if table in ("rejected", "lineage/sources"):  # files that held only these patients' data
+                hit = pc.is_in(t.column("source"), value_set=source_set)
             else:
                 hit = pc.is_in(t.column("patient_key"), value_set=key_array)
             hit = pc.fill_null(hit, False)
@@ -118,7 +126,7 @@ def forget(out: Path, keys: set[str]) -> dict:
     }
     manifest.setdefault("forgotten", []).append(event)
     (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    _update_audit(out, manifest, event)
+    _update_audit(out, manifest, event, drop_sources)
     from pipelines.datacard import write_data_card
 
     write_data_card(str(out), manifest)
@@ -164,9 +172,17 @@ def _update_manifest(manifest: dict, rewritten: dict, removed: dict, removed_tas
         "stage counts describe the original build; rows were later removed by `medcorpus forget` (see 'forgotten')")
 
 
-def _update_audit(out: Path, manifest: dict, event: dict) -> None:
+def _update_audit(out: Path, manifest: dict, event: dict, drop_sources: set[str]) -> None:
+    """Outputs re-listed; the forgotten patients' input files (pseudonym, size, sha256, or a file name
+    written by an older medcorpus) are scrubbed from the inputs."""
     path = out / "audit.json"
     audit = orjson.loads(path.read_bytes()) if path.is_file() else {"run_id": manifest.get("run_id")}
+    inputs = audit.get("inputs") or []
+    kept = [i for i in inputs if i.get("source_id", i.get("source")) not in drop_sources
+            and i.get("source") not in drop_sources]
+    if len(kept) != len(inputs):
+        audit["inputs"] = kept
+        event["audit_inputs_removed"] = len(inputs) - len(kept)
     audit["outputs"] = [dict(s, table=t) for t, shards in manifest["shards"].items() for s in shards]
     audit.setdefault("forget", []).append(event)
     path.write_bytes(orjson.dumps(audit, option=orjson.OPT_INDENT_2))
@@ -184,7 +200,7 @@ def run_forget(args) -> int:
         from transforms.deid.keys import patient_key
 
         manifest = orjson.loads((out / "manifest.json").read_bytes()) if (out / "manifest.json").is_file() else {}
-        secret = resolve_secret(args.secret_file, allow_demo=bool(manifest.get("demo")))
+        secret = resolve_secret(args.secret_file, allow_demo=bool(manifest.get("demo")), check_strength=False)
         if manifest.get("secret_fingerprint") and secret.fingerprint != manifest["secret_fingerprint"]:
             raise UserError("the secret does not match the one this corpus was built with (fingerprints differ)")
         keys |= {patient_key(secret.value, pid) for pid in args.patient_id}

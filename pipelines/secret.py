@@ -26,6 +26,12 @@ ENV_VAR = "MEDCORPUS_SECRET"
 #: Public on purpose: it only ever keys the synthetic bundled sample.
 DEMO_SECRET = b"medcorpus-demo-secret-for-the-bundled-synthetic-sample-only"
 MIN_LENGTH = 16
+#: zxcvbn's estimate of the guesses an attacker needs (log10); 10^14 is about 47 bits. Repeats
+#: (``aaaaaaaaaaaaaaaa``), sequences (``1234567890123456``), keyboard walks and repeated dictionary
+#: words score far below it; ``openssl rand -hex 32`` scores 32.
+MIN_GUESSES_LOG10 = 14
+#: zxcvbn's run time grows with the length; a longer secret is judged on its first characters
+_ESTIMATE_CHARS = 64
 
 HOW_TO = (f"set {ENV_VAR} (at least {MIN_LENGTH} characters, e.g. `export {ENV_VAR}=$(openssl rand -hex 32)`) "
           "or pass --secret-file FILE")
@@ -103,7 +109,11 @@ class Secret:
         return f"Secret(origin={self.origin!r}, fingerprint={self.fingerprint!r})"
 
 
-def resolve_secret(secret_file: str | None, *, allow_demo: bool) -> Secret:
+def resolve_secret(secret_file: str | None, *, allow_demo: bool, check_strength: bool = True) -> Secret:
+    """The run secret from ``--secret-file`` or the environment (or the demo secret for the sample).
+
+    ``check_strength`` is off only where the secret must match an existing build (``forget``).
+    """
     if secret_file:
         if "://" not in secret_file:
             secret_file = str(Path(secret_file).resolve())  # workers read it again
@@ -119,6 +129,36 @@ def resolve_secret(secret_file: str | None, *, allow_demo: bool) -> Secret:
         return Secret(SecretBytes(DEMO_SECRET, "demo"), "demo")
     else:
         raise UserError(f"no secret for pseudonyms and date shifts: {HOW_TO}")
-    if len(value) < MIN_LENGTH:
-        raise UserError(f"the secret is too short (minimum {MIN_LENGTH} characters): {HOW_TO}")
+    if check_strength:
+        check_secret_strength(value, allow_demo=allow_demo)
+    if value == DEMO_SECRET:  # the sample built with the demo secret given by hand is still a demo run
+        return Secret(SecretBytes(DEMO_SECRET, "demo"), "demo")
     return Secret(SecretBytes(value, origin, ref), origin)
+
+
+def secret_weakness(value: bytes) -> str | None:
+    """Why ``value`` is too weak to key pseudonyms and date shifts, or None. Never quotes the value."""
+    if len(value) < MIN_LENGTH:
+        return f"the secret is too short (minimum {MIN_LENGTH} characters)"
+    from zxcvbn import zxcvbn
+
+    text = value.decode("utf-8", errors="replace")[:_ESTIMATE_CHARS]
+    result = zxcvbn(text)
+    if float(result["guesses_log10"]) < MIN_GUESSES_LOG10:
+        patterns = sorted({m.get("pattern", "") for m in result.get("sequence") or []} - {"bruteforce", ""})
+        how = f" (it is made of {', '.join(patterns)} patterns)" if patterns else ""
+        return (f"the secret is too easy to guess: about 10^{float(result['guesses_log10']):.0f} guesses, "
+                f"at least 10^{MIN_GUESSES_LOG10} are required{how}")
+    return None
+
+
+def check_secret_strength(value: bytes, *, allow_demo: bool) -> None:
+    """Refuse the published demo secret for real inputs and weak secrets, in one line."""
+    if value == DEMO_SECRET:
+        if allow_demo:
+            return
+        raise UserError("the published demo secret keys only the bundled sample; real inputs need a secret of "
+                        f"their own: {HOW_TO}")
+    problem = secret_weakness(value)
+    if problem:
+        raise UserError(f"{problem}: {HOW_TO}")
