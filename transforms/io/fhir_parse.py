@@ -15,6 +15,7 @@ of the wrong JSON type or a malformed patient reference is one reject.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
@@ -67,12 +68,33 @@ def validate_resource(resource: dict, version: str) -> list[str]:
         errors = getattr(exc, "errors", None)
         if callable(errors):
             try:
-                return [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('type', 'invalid')}"
-                        for e in errors(include_input=False, include_url=False)][:10]
+                found = errors(include_input=False, include_url=False)
             except TypeError:
-                return [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('type', 'invalid')}" for e in errors()][:10]
+                found = errors()
+            return [f"{safe_location(e)}: {_safe_word(str(e.get('type', 'invalid')))}" for e in found][:10]
         return [f"model: {type(exc).__name__}"]
     return []
+
+
+_ELEMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def _safe_word(part: str) -> str:
+    return part if _ELEMENT_NAME.fullmatch(part) else "?"
+
+
+def safe_location(error: dict) -> str:
+    """An error's location with nothing taken from the payload.
+
+    pydantic puts the payload's own key in the location of an ``extra_forbidden`` error (a key that
+    is no FHIR element: it may be a name or a record number), so that last part is withheld; any
+    other part is kept only when it looks like an element name or is a list index.
+    """
+    loc = list(error.get("loc") or ())
+    if error.get("type") == "extra_forbidden" and loc:
+        loc[-1] = "(unknown element)"
+    parts = [str(p) if isinstance(p, int) or p == "(unknown element)" else _safe_word(str(p)) for p in loc]
+    return ".".join(parts) or "resource"
 
 
 @dataclass
