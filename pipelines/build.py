@@ -24,7 +24,7 @@ from pipelines.errors import UserError
 from pipelines.sample.export import sample_source_specs
 from pipelines.secret import Secret, resolve_secret
 from pipelines.sources import Source, check_sources, disambiguate, input_fingerprint, parse_source
-from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS
+from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS, LINEAGE_SOURCES
 from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
 from schemas.tables import SPLITS
@@ -190,6 +190,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     from transforms.tiering.stage import TierDocuments
     from transforms.write.lineage import lineage_row
     from transforms.write.parquet import WriteTable
+    from transforms.write.source_names import audit_entry, lineage_source, pseudonymise_rejected, with_source_id
     from transforms.write.stats import WriteEvents
 
     out = ctx.output
@@ -226,15 +227,21 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
         lineage_rows.append(split[name] | f"Lineage_{name}" >> beam.Map(lineage_row, name, versions))
     (tuple(lineage_rows) | "AllLineage" >> beam.Flatten()
      | "WriteLineageRows" >> WriteTable(out, "lineage/rows", LINEAGE_ROWS, 200_000))
-    deid["lineage"] | "WriteLineageInputs" >> WriteTable(out, "lineage/inputs", LINEAGE_INPUTS, 500_000)
+    # input files are named by keyed pseudonyms outside lineage/ (transforms/write/source_names.py)
+    (deid["lineage"] | "LineageSourceIds" >> beam.Map(with_source_id, ctx.secret)
+     | "WriteLineageInputs" >> WriteTable(out, "lineage/inputs", LINEAGE_INPUTS, 500_000))
+    (read["inputs"] | "SourceNames" >> beam.Map(lineage_source, ctx.secret)
+     | "WriteLineageSources" >> WriteTable(out, "lineage/sources", LINEAGE_SOURCES, 500_000))
     review = scored["review"] | "WriteReview" >> WriteTable(out, "review", REVIEW_SCHEMA, 50_000)
-    all_rejected = tuple(rejected) | "AllRejected" >> beam.Flatten()
+    all_rejected = (tuple(rejected) | "AllRejected" >> beam.Flatten()
+                    | "PseudonymousSources" >> beam.Map(pseudonymise_rejected, ctx.secret))
     rej = all_rejected | "WriteRejected" >> WriteTable(out, "rejected", REJECTED_SCHEMA, 50_000)
     events.append(rej["events"])
     events.append(review["events"])
     (tuple(events) | "AllEvents" >> beam.Flatten()
      | "WriteEvents" >> WriteEvents(FileSystems.join(out, "_stats")))
-    (read["inputs"] | "InputJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+    (read["inputs"] | "AuditEntry" >> beam.Map(audit_entry, ctx.secret)
+     | "InputJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
      | "WriteInputs" >> beam.io.WriteToText(FileSystems.join(out, "_stats", "inputs"), file_name_suffix=".jsonl"))
 
 
@@ -265,6 +272,9 @@ def run_build(args, beam_args: list[str]) -> int:
 
     for table in config["terminology"].get("display_tables") or []:
         load_display_table(Path(table))
+    from pipelines.validate_command import leak_settings
+
+    leak = leak_settings(config, [s.root for s in sources])  # None when leak_gate.enabled is false
     fingerprint = input_fingerprint(sources)
     dask_partitions_for_input(opts, sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks})
@@ -280,7 +290,7 @@ def run_build(args, beam_args: list[str]) -> int:
             if args.gate:
                 from pipelines.validate_command import validate_dir
 
-                code = code if validate_dir(args.output, None) else 1
+                code = code if validate_dir(args.output, None, leak=leak) else 1
             return code
     prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False) or incremental,
                    keep=("cache",) if incremental else ())
@@ -316,13 +326,17 @@ def run_build(args, beam_args: list[str]) -> int:
     if manifest.get("leakage", {}).get("problems"):
         print("medcorpus: error: evaluation leakage detected (see manifest.json 'leakage')", file=sys.stderr)
         code = 1
-    if args.gate:
-        from pipelines.validate_command import validate_dir
+    from pipelines.validate_command import run_leak_gate, validate_dir
 
-        if not validate_dir(args.output, None):  # also rewrites the report with the results
+    thumbnails = bool(getattr(args, "report_thumbnails", False))
+    if args.gate:
+        # expectation suites, then the leak gate over every shareable file; rewrites the report
+        if not validate_dir(args.output, None, leak=leak, thumbnails=thumbnails):
             code = 1
     else:
         from pipelines.report import write_report
 
-        write_report(args.output)
+        write_report(args.output, thumbnails=thumbnails)
+        if leak and not run_leak_gate(args.output, leak, thumbnails):
+            code = 1
     return code

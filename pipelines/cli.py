@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--gate", action="store_true", help="run the expectation suites at the end; fail the run on failure")
     b.add_argument("--benchmark", action="append", default=[], metavar="FILE",
                    help="JSONL benchmark (question/options/answer) to decontaminate against; repeatable")
+    b.add_argument("--report-thumbnails", action="store_true",
+                   help="embed a few de-identified images in report/index.html (row content: off by default)")
 
     d = sub.add_parser("deid", help="write de-identified copies of FHIR, DICOM and text files",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -93,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="(re)write DIR/report/index.html from a built corpus")
     r.add_argument("directory", metavar="DIR")
+    r.add_argument("--thumbnails", action="store_true",
+                   help="embed a few de-identified images (row content: off unless asked)")
 
     s = sub.add_parser("sample", help="write the bundled sample inputs to disk",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -19,7 +19,8 @@ DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 # Sections whose content is free-form (lists or user tables), not checked key by key.
 _FREE_FORM = {"decontaminate_against", "terminology.maps", "tasks.builders", "tasks.labels", "link.identifier_systems",
-              "split.stratify_by", "review.overrides", "deid_policy", "matrix", "quality"}
+              "split.stratify_by", "review.overrides", "deid_policy", "matrix", "quality", "leak_gate.patterns",
+              "leak_gate.canaries"}
 
 
 def load_yaml(path: Path) -> Any:

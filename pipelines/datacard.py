@@ -2,8 +2,9 @@
 
 The data card is for the people who use the corpus (sources, policies, tables, counts, gaps);
 the audit log is for the privacy office (who ran what, when, with which config and key
-fingerprint, on which inputs — paths and sha256 — producing which outputs). Neither holds PHI:
-input paths are recorded relative to their source root.
+fingerprint, on which inputs — keyed pseudonyms of the files, sizes and sha256 — producing which
+outputs). Neither holds PHI nor an input file name or an absolute path (file names often carry
+patient names or record numbers): the restricted ``lineage/sources`` maps the pseudonyms back.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def write_audit_log(out_dir: str, manifest: dict) -> str:
     for meta in FileSystems.match([FileSystems.join(out_dir, "_stats", "inputs*.jsonl")])[0].metadata_list:
         with FileSystems.open(meta.path) as fh:
             inputs += [orjson.loads(line) for line in fh.read().splitlines() if line.strip()]
-    inputs.sort(key=lambda r: r["source"])
+    inputs.sort(key=lambda r: r["source_id"])
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - containers may have no user name

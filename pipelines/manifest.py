@@ -224,7 +224,7 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
         "started": _iso(started),
         "finished": _iso(finished),
         "duration_s": round(finished - started, 1),
-        "sources": [{"kind": s.kind, "root": _public_root(s.root)} for s in sources],
+        "sources": [{"kind": s.kind, "root": _public_root(s.kind, s.root, secret.value)} for s in sources],
         "counts": {
             "by_source_kind": {k: dict(v) for k, v in sorted(counts_by_kind.items())},
             "by_split": {t: rows_written.get(t, 0) for t in SPLITS},
@@ -255,11 +255,15 @@ def finish_manifest(out_dir: str, *, run_id: str, version: str, config: dict, co
     return manifest
 
 
-def _public_root(root: str) -> str:
-    """Source roots are recorded by name only (the bundled sample's install path is not useful)."""
+def _public_root(kind: str, root: str, secret: bytes) -> str:
+    """A source root as the shareable files show it: the bundled sample by name, any other root by a keyed
+    pseudonym (an absolute path names people and machines; a folder name can carry a patient's name)."""
     from pipelines.sample.export import SAMPLE_DIR
+    from transforms.write.source_names import root_id
 
-    try:
-        return "bundled-sample/" + str(Path(root).resolve().relative_to(SAMPLE_DIR))
-    except (ValueError, OSError):
-        return root
+    if "://" not in root:
+        try:
+            return "bundled-sample/" + str(Path(root).resolve().relative_to(SAMPLE_DIR))
+        except (ValueError, OSError):
+            pass
+    return root_id(secret, kind, root)

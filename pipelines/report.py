@@ -3,7 +3,10 @@
 Written by the driver at the end of every build and by ``medcorpus report DIR`` (also after
 ``validate`` and ``forget``). Everything on it comes from ``manifest.json``, the shards' own
 columns (counts, languages, modalities, quality signals, de-identified thumbnails) and
-``quality/validation.json``: counts and distributions only, never a row's text, so it holds no PHI.
+``quality/validation.json``: counts and distributions only, never a row's text or image, so it holds
+no PHI. Thumbnails of de-identified images are row content: they are embedded only when the user
+asks (``medcorpus report DIR --thumbnails``, ``build --report-thumbnails``); every other rewrite of
+the report (``validate``, ``forget``, a plain ``report``) leaves them out.
 Charts are Plotly figures with plotly.js inlined once.
 """
 from __future__ import annotations
@@ -277,7 +280,34 @@ def _expectations(out: Path) -> list[str]:
     return [verdict, summary, "<p>Details: <a href='../quality/index.html'>quality/index.html</a>.</p>"]
 
 
-def _thumbnails(out: Path) -> list[str]:
+def _leak_gate(out: Path) -> list[str]:
+    path = out / "quality" / "leak_scan.json"
+    if not path.is_file():
+        return ["<p>The leak gate has not run on this corpus (<code>medcorpus validate DIR</code> runs it).</p>"]
+    res = orjson.loads(path.read_bytes())
+    verdict = ("<p class='ok'>No residual identifiers or planted canaries in any shareable file.</p>" if res.get("ok")
+               else "<p class='bad'>Residual identifiers or planted canaries found: the corpus must not be shared.</p>")
+    rows = [[t, v["rows"], v["rows_with_hits"], ", ".join(f"{k} {n}" for k, n in v["hits"].items())]
+            for t, v in sorted((res.get("tables") or {}).items())]
+    rows += [[f, f"{v['lines']} lines", v["lines_with_hits"], ", ".join(f"{k} {n}" for k, n in v["hits"].items())]
+             for f, v in sorted((res.get("files_with_hits") or {}).items())]
+    if res.get("file_names_with_hits"):
+        rows.append(["file names", "", sum(res["file_names_with_hits"].values()),
+                     ", ".join(f"{k} {n}" for k, n in res["file_names_with_hits"].items())])
+    c = res.get("canaries") or {}
+    note = (f"<p>{res.get('rows_scanned', 0):,} rows and {res.get('files_scanned', 0):,} files scanned (everything "
+            f"outside lineage/ and cache/, file names included) for residual-PHI patterns, {c.get('planted', 0)} "
+            f"planted canaries, {c.get('input_names', 0)} input file names and {c.get('roots', 0)} source paths"
+            f"{'; images through OCR' if res.get('ocr_images') else ''}. Counts only; details in "
+            "<code>quality/leak_scan.json</code>.</p>")
+    return [verdict, _table(["table or file", "rows", "rows with hits", "hits by kind"], rows), note]
+
+
+def _thumbnails(out: Path, enabled: bool = False) -> list[str]:
+    if not enabled:
+        return ["<p>Images are not shown: the report embeds no row content unless asked "
+                "(<code>medcorpus report DIR --thumbnails</code>). Counts of rendered, redacted and quarantined "
+                "images are under De-identification.</p>"]
     t = _read(out, "pretraining", ["id", "modality", "image"])
     if t is None:
         return ["<p>No images.</p>"]
@@ -321,7 +351,7 @@ figcaption{font-size:11px;color:#666}nav a{color:#cfe3f7;margin-right:14px;font-
 """
 
 
-def render_report(out: Path) -> str:
+def render_report(out: Path, thumbnails: bool = False) -> str:
     from plotly.offline import get_plotlyjs
 
     m = orjson.loads((out / "manifest.json").read_bytes())
@@ -335,7 +365,8 @@ def render_report(out: Path) -> str:
         ("matrix", "Disease-scenario matrix", _matrix(m)),
         ("terminology", "Terminology coverage", _terminology(m)),
         ("expectations", "Expectation suites", _expectations(out)),
-        ("images", "De-identified images", _thumbnails(out)),
+        ("leak", "Leak gate", _leak_gate(out)),
+        ("images", "De-identified images", _thumbnails(out, thumbnails)),
     ]
     nav = "".join(f"<a href='#{sid}'>{html.escape(title)}</a>" for sid, title, _ in sections)
     body = "".join(f"<section id='{sid}'><h2>{html.escape(title)}</h2>{''.join(parts)}</section>"
@@ -347,12 +378,15 @@ def render_report(out: Path) -> str:
             f"<header><h1>medcorpus run report</h1><nav>{nav}</nav></header><main>{body}</main></body></html>")
 
 
-def write_report(out: Path | str) -> Path | None:
-    """Write ``out/report/index.html``; object-store outputs are skipped (run ``medcorpus report`` on a copy)."""
+def write_report(out: Path | str, thumbnails: bool = False) -> Path | None:
+    """Write ``out/report/index.html``; object-store outputs are skipped (run ``medcorpus report`` on a copy).
+
+    ``thumbnails`` embeds a few de-identified images (row content): only on the user's explicit request.
+    """
     if "://" in str(out):
         return None
     out = Path(out)
-    page = render_report(out)
+    page = render_report(out, thumbnails)
     (out / "report").mkdir(exist_ok=True)
     path = out / "report" / "index.html"
     path.write_text(page, encoding="utf-8")
@@ -363,6 +397,6 @@ def run_report(args) -> int:
     out = Path(args.directory)
     if not (out / "manifest.json").is_file():
         raise UserError(f"no manifest.json in {args.directory} (run medcorpus build first)")
-    path = write_report(out)
+    path = write_report(out, thumbnails=bool(getattr(args, "thumbnails", False)))
     print(f"report: {path}")
     return 0

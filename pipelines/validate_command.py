@@ -1,13 +1,67 @@
-"""``medcorpus validate DIR``: run the expectation suites; exit 0 when all pass, 1 otherwise."""
+"""``medcorpus validate DIR``: run the expectation suites and the leak gate; exit 0 when all pass, 1 otherwise."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from pipelines.errors import UserError
 
+DEFAULT_LEAK_GATE = {"enabled": True, "canaries": [], "patterns": {}, "ocr_images": False}
 
-def validate_dir(directory: str, suites: str | None) -> bool:
+
+def leak_settings(config: dict | None, roots=()) -> dict | None:
+    """The leak gate's settings from the build config (None when disabled); patterns are checked here,
+    before anything is written."""
+    gate = dict(DEFAULT_LEAK_GATE, **((config or {}).get("leak_gate") or {}))
+    if not gate.get("enabled", True):
+        return None
+    canaries = gate.get("canaries") or []
+    if not isinstance(canaries, list) or not all(isinstance(c, str) for c in canaries):
+        raise UserError("leak_gate.canaries must be a list of strings")
+    patterns = gate.get("patterns") or {}
+    if not isinstance(patterns, dict):
+        raise UserError("leak_gate.patterns must map a name to a regular expression")
+    for name, rx in patterns.items():
+        try:
+            re.compile(str(rx))
+        except re.error:
+            raise UserError(f"leak_gate.patterns.{name} is not a valid regular expression") from None
+    # absolute source roots are canaries too (a shareable file must never name one)
+    local_roots = [str(r) for r in roots if r and "://" not in str(r) and len(Path(str(r)).parts) > 2]
+    return {"canaries": canaries, "patterns": {str(k): str(v) for k, v in patterns.items()},
+            "ocr_images": bool(gate.get("ocr_images")), "roots": local_roots}
+
+
+def run_leak_gate(directory: str | Path, settings: dict, thumbnails: bool = False) -> bool:
+    """Scan every shareable file, write ``quality/leak_scan.json`` (counts only), print one line,
+    and rewrite the report with the result. False when anything was found."""
+    from transforms.quality.leak_gate import scan_output, summary_line, write_result
+
+    out = Path(directory)
+    if "://" in str(directory):
+        print("leak gate: skipped for an object-store output (run `medcorpus validate` on a local copy)",
+              file=sys.stderr)
+        return True
+    result = scan_output(out, canaries=settings.get("canaries") or (), patterns=settings.get("patterns"),
+                         roots=settings.get("roots") or (), ocr_images=bool(settings.get("ocr_images")))
+    path = write_result(out, result)
+    line = summary_line(result)
+    print(line if result["ok"] else f"medcorpus: error: {line} (see {path})",
+          file=sys.stdout if result["ok"] else sys.stderr)
+    if (out / "manifest.json").is_file():
+        from pipelines.report import write_report
+
+        write_report(out, thumbnails=thumbnails)
+    return bool(result["ok"])
+
+
+_DEFAULTS = object()
+
+
+def validate_dir(directory: str, suites: str | None, *, leak=_DEFAULTS, thumbnails: bool = False) -> bool:
+    """Expectation suites, then the leak gate (``leak``: its settings, None when disabled; by default
+    the default settings)."""
     from expectations.validate import validate_corpus
 
     out = Path(directory)
@@ -24,8 +78,10 @@ def validate_dir(directory: str, suites: str | None) -> bool:
     if (out / "manifest.json").is_file():
         from pipelines.report import write_report
 
-        write_report(out)
-    return result.success
+        write_report(out, thumbnails=thumbnails)  # scanned by the gate below, as shipped
+    settings = leak_settings(None) if leak is _DEFAULTS else leak
+    clean = run_leak_gate(out, settings, thumbnails) if settings else True
+    return result.success and clean
 
 
 def run_validate(args) -> int:

@@ -25,8 +25,8 @@ def render() -> str:
     for name, schema in TABLES.items():
         if name.startswith("lineage/") and name == next(n for n in TABLES if n.startswith("lineage/")):
             lines += ["**lineage/** is RESTRICTED: it maps every output row back to its input files and "
-                      "positions (no PHI, but it re-links pseudonyms to sources). Keep it with the privacy "
-                      "office, not with the corpus.", ""]
+                      "positions, and the pseudonyms of input files back to their names (which may carry "
+                      "names or record numbers). Keep it with the privacy office, not with the corpus.", ""]
         own = [f for f in schema if f.name not in common and f.name not in quality]
         lines += [f"**{name}/** — " + ("all common columns plus:" if any(f.name in common for f in schema) else "columns:"),
                   "", "| column | type | nullable |", "|---|---|---|"]

@@ -99,7 +99,8 @@ EVALUATION = pa.schema(
 
 REJECTED = pa.schema(
     [
-        pa.field("source", pa.string(), nullable=False),  # "<kind>:<path relative to the source root>"
+        # "<kind>:src-<16 hex>": the input file's keyed pseudonym (never its name; lineage/sources maps it back)
+        pa.field("source", pa.string(), nullable=False),
         pa.field("position", pa.string(), nullable=False),  # "file", "line 12", "entry 3", ...
         pa.field("source_kind", pa.string(), nullable=False),
         pa.field("stage", pa.string(), nullable=False),
@@ -144,8 +145,22 @@ LINEAGE_INPUTS = pa.schema(
         pa.field("source_kind", pa.string(), nullable=False),
         pa.field("patient_key", pa.string()),  # null for documents without a patient
         pa.field("date_shift_days", pa.int32()),  # the patient's shift (policy window); null without a patient
+        pa.field("source_id", pa.string()),  # the file's pseudonym in rejected/, audit.json (see lineage/sources)
     ],
     metadata={"medcorpus.table": "lineage/inputs", "medcorpus.schema_version": "1"},
+)
+
+#: RESTRICTED: one row per input file read, mapping the pseudonym that the shareable side files use
+#: (rejected/, audit.json) back to the file's path relative to its source root.
+LINEAGE_SOURCES = pa.schema(
+    [
+        pa.field("source_id", pa.string(), nullable=False),  # "<kind>:src-<16 hex>"
+        pa.field("source", pa.string(), nullable=False),  # "<kind>:<path relative to the source root>"
+        pa.field("source_kind", pa.string(), nullable=False),
+        pa.field("bytes", pa.int64()),
+        pa.field("sha256", pa.string()),  # null when the file was rejected before it was read
+    ],
+    metadata={"medcorpus.table": "lineage/sources", "medcorpus.schema_version": "1"},
 )
 
 SPLITS: dict[str, pa.Schema] = {
@@ -154,7 +169,8 @@ SPLITS: dict[str, pa.Schema] = {
     "preference": PREFERENCE,
     "evaluation": EVALUATION,
 }
-LINEAGE: dict[str, pa.Schema] = {"lineage/rows": LINEAGE_ROWS, "lineage/inputs": LINEAGE_INPUTS}
+LINEAGE: dict[str, pa.Schema] = {"lineage/rows": LINEAGE_ROWS, "lineage/inputs": LINEAGE_INPUTS,
+                                 "lineage/sources": LINEAGE_SOURCES}
 TABLES: dict[str, pa.Schema] = {**SPLITS, "rejected": REJECTED, "review": REVIEW, **LINEAGE}
 
 

@@ -91,6 +91,8 @@ class ReadFile(beam.DoFn):
         try:
             data = read_file_bytes(f, self.limits)
         except ReadProblem as exc:
+            # listed but not read (too large, empty, unreadable, a symlink): still mapped in lineage/sources
+            yield pvalue.TaggedOutput("inputs", {"source": f["source"], "bytes": f.get("size"), "sha256": None})
             yield from self._reject(f, "file", exc.kind, exc.message)
             return
         import hashlib
@@ -143,7 +145,8 @@ class ReadFile(beam.DoFn):
 
 
 class ReadSources(beam.PTransform):
-    """PCollection of source dicts -> {"units", "rejected", "events", "inputs" (path, bytes, sha256)}."""
+    """PCollection of source dicts -> {"units", "rejected", "events", "inputs" (every listed file:
+    relative path, bytes, sha256 or None when it was not read)}."""
 
     def __init__(self, config: dict):
         super().__init__()
