@@ -143,6 +143,25 @@ def record_reuse(output: str, previous: dict) -> None:
     (Path(output) / "manifest.json").write_text(json.dumps(previous, indent=2, sort_keys=True), encoding="utf-8")
 
 
+def warn_if_ocr_unavailable(deid_policy: dict) -> str | None:
+    """Images are read with OCR before release; without tesseract every image is quarantined (the safe
+    failure) and the user is told so on one line before the run starts."""
+    from transforms.deid.dicom_profile import DicomPolicy
+    from transforms.deid.pixel_text import PixelTextPolicy, ocr_available
+
+    try:
+        policy = PixelTextPolicy.from_dict(DicomPolicy.from_dict(deid_policy.get("dicom") or {}).pixel_text)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"de-identification policy: {exc}") from None
+    reason = ocr_available(policy.languages)
+    if reason:
+        print(f"medcorpus: warning: OCR cannot run here ({reason.split(':', 1)[1]}): every DICOM image will be "
+              "quarantined; install Debian's tesseract-ocr with the language packs named in dicom.pixel_text."
+              f"languages ({', '.join(policy.languages)}), e.g. apt-get install tesseract-ocr tesseract-ocr-eng "
+              "tesseract-ocr-chi-sim", file=sys.stderr)
+    return reason
+
+
 def resolve_inputs(args) -> tuple[list[Source], bool]:
     specs = list(args.source)
     using_sample = not specs
@@ -298,6 +317,8 @@ def run_build(args, beam_args: list[str]) -> int:
         ctx.cache_dir = (FileSystems.join(args.output, "cache") if "://" in args.output
                          else str(Path(args.output).resolve() / "cache"))
 
+    if any(s.kind == "dicom" for s in sources):
+        warn_if_ocr_unavailable(ctx.deid_policy)
     run_id = uuid.uuid4().hex[:12]
     started = time.time()
     print(f"medcorpus {__version__}: building {len(sources)} source(s) with {runner_name(opts)}"

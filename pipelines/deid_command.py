@@ -204,6 +204,9 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
     sources = disambiguate(sources)  # two inputs holding the same relative path get distinct output paths
     secret = resolve_secret(args.secret_file, allow_demo=False)
     policy = load_section_file(config, "deid_policy")
+    from pipelines.build import warn_if_ocr_unavailable
+
+    warn_if_ocr_unavailable(policy)  # DICOM pixels are read with OCR; without it every image is quarantined
     prepare_output(args.output, args.overwrite)
     summary_path = Path(args.output) / "deid_summary.json"
     opts = pipeline_options(list(beam_args or []))

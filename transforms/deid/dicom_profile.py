@@ -61,6 +61,7 @@ class DicomPolicy:
     safe_private: list = field(default_factory=list)
     burned_in_risk_modalities: list = field(default_factory=lambda: ["US", "SC", "OT", "XC", "ES", "GM", "SM", "DOC"])
     pixel_clean_rules: list = field(default_factory=list)
+    pixel_text: dict = field(default_factory=dict)  # OCR of burned-in text: transforms/deid/pixel_text.py
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DicomPolicy":

@@ -363,13 +363,16 @@ class FileDeidentifier:
         from transforms.deid.burned_in import burned_in_risk
         from transforms.deid.dicom_profile import DicomPolicy, deidentify_dataset
         from transforms.deid.linking import Linker
+        from transforms.deid.pixel_text import PixelTextPolicy, header_tokens, known_tokens, screen_dataset
         from transforms.io.dicom_read import read_dataset
 
         linker = linker or Linker()
         policy = DicomPolicy.from_dict(self.policy.get("dicom") or {})
+        pixel_policy = PixelTextPolicy.from_dict(policy.pixel_text)
         ds = read_dataset(data, headers_only=False)
+        tokens = header_tokens(ds)  # read before de-identification: the values OCR may find in the pixels
         reason = burned_in_risk(ds, policy)
-        if reason:
+        if reason and pixel_policy.at_risk != "redact":
             counts[f"dicom:quarantined:{reason}"] += 1
             return None, reason
         pid = str(ds.get("PatientID", "") or "").strip()
@@ -377,6 +380,7 @@ class FileDeidentifier:
         person = linker.person(pid or "study:" + study)  # as build links it (no PatientID: the study's person)
         shift = self._shift(person)
         known = linker.known(person, [ds])
+        tokens |= known_tokens(known)
         memo: dict = {}
 
         def text_deid(t):
@@ -387,6 +391,12 @@ class FileDeidentifier:
         result = deidentify_dataset(ds, patient_pseudonym=patient_key(self.secret, person), date_shift_days=shift,
                                     uid_map=lambda u: keyed_uid(self.secret, u), text_deid=text_deid, policy=policy)
         counts.update({f"dicom:action:{k}": v for k, v in result.actions.items()})
+        screening = screen_dataset(result.dataset, pixel_policy, tokens)  # burned-in text, whatever the header says
+        if screening.action == "quarantine":
+            counts[f"dicom:quarantined:pixel_text:{screening.reason}"] += 1
+            return None, f"pixel_text:{screening.reason}"
+        if screening.action == "redacted":
+            counts[f"dicom:pixel_text_redacted:{pixel_policy.mode}"] += 1
         buf = io.BytesIO()
         result.dataset.save_as(buf, enforce_file_format=False)
         return buf.getvalue(), None

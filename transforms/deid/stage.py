@@ -359,14 +359,19 @@ class DeidentifyRecord(_TextDeidFn):
         yield {"patient_key": pk, "resources": resources, "documents": documents, "images": images}
 
     def _dicom(self, units, pk, shift, known, study_encounters, enc_pseudo, notes_by_encounter):
-        """De-identify instances, quarantine at-risk images, render one image per series."""
+        """De-identify instances, quarantine at-risk images, render one image per series after reading
+        its pixels with OCR (burned-in text redacted or quarantined per ``dicom.pixel_text``)."""
         from transforms.deid.burned_in import burned_in_risk
         from transforms.deid.dicom_profile import DicomPolicy, deidentify_dataset
+        from transforms.deid.pixel_text import PixelTextPolicy, header_tokens, known_tokens
         from transforms.io.dicom_read import DicomReadError, read_dataset
-        from transforms.io.dicom_render import PixelDecodeError, render_png
+        from transforms.io.dicom_render import PixelDecodeError
 
         secret = self.secret
         policy = DicomPolicy.from_dict(self.policy.get("dicom") or {})
+        pixel_policy = PixelTextPolicy.from_dict(policy.pixel_text)
+        patient_tokens = known_tokens(known)
+        tokens_of: dict[str, set] = {}  # raw SOP UID -> identifying header values, read before de-identification
         out_events = []
         series: dict[str, list] = defaultdict(list)
         text_deid = self._text_deid(shift, known)
@@ -387,7 +392,11 @@ class DeidentifyRecord(_TextDeidFn):
             seen_sop.add(u["sop_uid"])
             try:
                 ds = read_dataset(u["data"], headers_only=False)
+                tokens_of[u["sop_uid"]] = header_tokens(ds) | patient_tokens
                 reason = burned_in_risk(ds, policy)
+                if reason and pixel_policy.at_risk == "redact":  # released only through OCR redaction below
+                    out_events.append(event("images", STAGE, "ocr_instead_of_quarantine", reason, "dicom"))
+                    reason = None
                 result = deidentify_dataset(ds, patient_pseudonym=pk, date_shift_days=shift,
                                             uid_map=lambda uid: keyed_uid(secret, uid),
                                             text_deid=lambda t: text_deid(t, "en")[0], policy=policy)
@@ -422,7 +431,7 @@ class DeidentifyRecord(_TextDeidFn):
             to_render += [(series_uid, u, ds) for u, ds in chosen]
         for series_uid, u, ds in to_render:
             try:
-                png = render_png(ds, max_side=self.max_side)
+                png, screening = _screened_png(ds, pixel_policy, tokens_of.get(u["sop_uid"], set()), self.max_side)
             except PixelDecodeError as exc:
                 out_events.append(event("images", "render", REJECT, exc.kind, "dicom"))
                 out_events.append(pvalue.TaggedOutput(REJECTED, rejected_row(
@@ -434,6 +443,13 @@ class DeidentifyRecord(_TextDeidFn):
                     u.get("source", ""), u.get("position", ""), "dicom", "render",
                     f"render_failed:{type(exc).__name__}", "image could not be rendered; details withheld")))
                 continue
+            if screening.action == "quarantine":
+                out_events.append(event("images", STAGE, "quarantined", f"pixel_text:{screening.reason}", "dicom"))
+                continue
+            if screening.action == "redacted":
+                out_events.append(event("images", STAGE, "pixel_text_redacted", pixel_policy.mode, "dicom"))
+                out_events.append(event("images", STAGE, "pixel_text_lines", pixel_policy.mode, "dicom",
+                                        screening.boxes))
             out_events.append(event("images", "render", OUT, "", "dicom"))
             study_key = str(getattr(ds, "StudyInstanceUID", ""))
             series_key = series_uid
@@ -461,6 +477,17 @@ class DeidentifyRecord(_TextDeidFn):
                 "inputs": sorted(input_ref(m) for m, _ in series.get(series_uid, [])),
             })
         return images, out_events
+
+
+def _screened_png(ds, pixel_policy, tokens: set, max_side: int):
+    """(PNG bytes or None, Screening): the displayed pixels read with OCR, redacted before rendering."""
+    from transforms.deid.pixel_text import screen_pixels
+    from transforms.io.dicom_render import pixels_for_display, png_from_array
+
+    screening = screen_pixels(pixels_for_display(ds), pixel_policy, tokens)
+    if screening.action == "quarantine":
+        return None, screening
+    return png_from_array(screening.array, max_side), screening
 
 
 def input_ref(u: dict) -> str:

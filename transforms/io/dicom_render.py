@@ -13,8 +13,10 @@ class PixelDecodeError(Exception):
         self.message = message
 
 
-def pixels_for_display(ds) -> np.ndarray:
-    """uint8 (H, W) or (H, W, 3) array: modality LUT, VOI LUT/window, MONOCHROME1 inversion, colour."""
+def pixels_for_display(ds, frame: int | None = None) -> np.ndarray:
+    """uint8 (H, W) or (H, W, 3) array: modality LUT, VOI LUT/window, MONOCHROME1 inversion, colour.
+
+    A multi-frame object shows its middle frame, or ``frame``."""
     from pydicom.pixels import apply_modality_lut, apply_voi_lut, convert_color_space
 
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
@@ -29,7 +31,7 @@ def pixels_for_display(ds) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     if frames > 1 and arr.ndim >= 3 and (spp == 1 or arr.ndim == 4):
-        arr = arr[frames // 2]
+        arr = arr[frames // 2 if frame is None else min(max(frame, 0), frames - 1)]
     if spp == 3:
         if photometric.startswith("YBR") and "YBR_FULL" in photometric or photometric == "YBR_422":
             try:
@@ -61,9 +63,13 @@ def pixels_for_display(ds) -> np.ndarray:
 
 
 def render_png(ds, max_side: int = 512) -> bytes:
+    return png_from_array(pixels_for_display(ds), max_side)
+
+
+def png_from_array(arr: np.ndarray, max_side: int = 512) -> bytes:
+    """A displayed image (``pixels_for_display``, possibly redacted) as PNG, long side at most ``max_side``."""
     from PIL import Image
 
-    arr = pixels_for_display(ds)
     if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 1:
         raise PixelDecodeError("unexpected_shape", "pixel array has an unexpected shape")
     img = Image.fromarray(arr)
