@@ -163,7 +163,11 @@ def test_data_card_and_audit_log_are_written_without_the_secret(corpus):
     audit = json.loads((out / "audit.json").read_text())
     assert manifest["deid_policy"]["id"] in card and "blind spot" in card
     assert audit["secret_fingerprint"] == manifest["secret_fingerprint"] and audit["config_hash"] == manifest["config_hash"]
-    assert len(audit["inputs"]) > 25 and all(len(i["sha256"]) == 64 for i in audit["inputs"])
+    # every listed input file, by pseudonym; the sample's zero-byte file is rejected unread (no sha256)
+    assert len(audit["inputs"]) > 25 and all(i["source_id"].split(":", 1)[1].startswith("src-") for i in audit["inputs"])
+    assert [i["bytes"] for i in audit["inputs"] if i["sha256"] is None] == [0]
+    assert all(len(i["sha256"]) == 64 for i in audit["inputs"] if i["bytes"])
+    assert "synthea/" not in json.dumps(audit) and "notes_en" not in card + json.dumps(audit)
     assert {o["path"] for o in audit["outputs"]} == {s["path"] for shards in manifest["shards"].values() for s in shards}
     for text in (card, json.dumps(audit)):
         assert DEMO_SECRET.decode() not in text
@@ -281,7 +285,7 @@ def test_report_is_self_contained_and_holds_no_phi(corpus):
                     "entities replaced", "Language mix", "Terminology coverage", "Expectation suites",
                     "Leak gate", "De-identified images"):
         assert section in page, section
-    assert "data:image/png;base64," not in page  # row content (thumbnails) only when asked for
+    assert "<img alt='de-identified image'" not in page  # row content (thumbnails) only when asked for
     assert f"{manifest['counts']['by_split']['pretraining']}" in page
     # the sample patients' real names and birth dates never reach the report
     names = set()

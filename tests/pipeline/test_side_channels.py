@@ -259,3 +259,15 @@ def test_strict_validation_messages_never_quote_payload_keys_or_values():
     assert "extra_forbidden" in message and "(unknown element)" in message
     for value in EN + ZH + ["219-09-9999", "Zebulon Quackenbush"]:
         assert value.casefold() not in message.casefold(), value
+
+
+def test_the_report_embeds_images_only_when_asked(red_team, tmp_path):
+    _, built, _, _ = red_team
+    out = tmp_path / "copy"
+    shutil.copytree(built, out)
+    thumb = "<img alt='de-identified image' src='data:image/png;base64,"
+    assert thumb not in (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert main(["report", str(out), "--thumbnails"]) == 0
+    assert (out / "report" / "index.html").read_text(encoding="utf-8").count(thumb) == 2
+    assert main(["report", str(out)]) == 0  # a plain rewrite drops them again
+    assert thumb not in (out / "report" / "index.html").read_text(encoding="utf-8")
