@@ -271,3 +271,20 @@ def test_the_report_embeds_images_only_when_asked(red_team, tmp_path):
     assert (out / "report" / "index.html").read_text(encoding="utf-8").count(thumb) == 2
     assert main(["report", str(out)]) == 0  # a plain rewrite drops them again
     assert thumb not in (out / "report" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_gate_does_not_mistake_uuids_and_hashes_for_phone_numbers():
+    """The report carries plotly's random div ids (uuid4) and the manifest sha256 hashes: hex runs such as
+    ``a043-8958597b`` once read as a Chinese landline and failed one build in a few hundred."""
+    import hashlib
+    import random
+    import uuid
+
+    from transforms.quality.leak_scan import scan_text
+
+    rng = random.Random(14)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(20000)]
+    blob = "\n".join(f'<div id="{u}"></div> "{hashlib.sha256(u.encode()).hexdigest()}"' for u in ids)
+    assert scan_text(blob) == []
+    assert [h["kind"] for h in scan_text("电话010-65123456, SSN 123-45-6789, (617) 555-2368")] == \
+        ["ssn", "us_phone", "cn_landline"]

@@ -10,11 +10,12 @@ import re
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 PATTERNS = {
-    "ssn": re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
-    "us_phone": re.compile(r"(?<![\d-])\(?\d{3}\)?[ .-](?!555[.-]01\d\d)\d{3}[.-]\d{4}(?![\d-])"),
+    # numbers next to lower-case hex letters are parts of UUIDs and hashes (plotly's div ids), not identifiers
+    "ssn": re.compile(r"(?<![\da-f-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\da-f-])"),
+    "us_phone": re.compile(r"(?<![\da-f-])\(?\d{3}\)?[ .-](?!555[.-]01\d\d)\d{3}[.-]\d{4}(?![\da-f-])"),
     # not inside a longer number or a decimal, but a full stop that ends a sentence still counts
     "cn_mobile": re.compile(r"(?<![\dA-Za-z])(?<!\d\.)1[3-9]\d{9}(?![\dA-Za-z]|\.\d)"),
-    "cn_landline": re.compile(r"(?<![\d.-])(?!000)0\d{2,3}-\d{7,8}(?![\d.-])"),
+    "cn_landline": re.compile(r"(?<![\da-f.-])(?!000)0\d{2,3}-\d{7,8}(?![\da-f.-])"),
     "email": re.compile(r"[A-Za-z0-9._%+-]+@(?!example\.(?:org|com|net)\b)[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "cn_resident_id": re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"),
 }
