@@ -72,7 +72,10 @@ def test_build_exits_zero_and_counts_reconcile(built, inputs):
 
 def test_build_rejects_exactly_one_row_per_broken_unit_with_its_reason(built, inputs):
     _, out = built
-    rows = Counter((r["source"], r["position"], r["stage"], r["error_kind"]) for r in _rows(out, "rejected"))
+    # rejected/ names files by keyed pseudonyms; the restricted lineage/sources maps them back
+    names = {r["source_id"]: r["source"] for r in _rows(out, "lineage/sources")}
+    assert all(r["source"] in names for r in _rows(out, "rejected"))
+    rows = Counter((names[r["source"]], r["position"], r["stage"], r["error_kind"]) for r in _rows(out, "rejected"))
     assert rows == Counter(inputs["rejects"])
 
 
