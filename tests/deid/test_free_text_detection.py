@@ -84,7 +84,8 @@ def test_dates_in_every_written_form_are_shifted_and_ranges_keep_their_length(de
 
 
 @pytest.mark.parametrize("note", ["CPAP 5/5 and PS 10.", "Grade 2/6 systolic murmur.", "Strength 4/5 bilat.",
-                                  "Gave 1/2 NS bolus.", "BP 128/70, HR 80.", "A&O x3, pain 2/10."])
+                                  "Gave 1/2 NS bolus.", "BP 128/70, HR 80.", "A&O x3, pain 2/10.",
+                                  "Edematous from 3rd spacing; on 2nd line therapy."])
 def test_ratios_scores_and_pressures_are_not_taken_for_dates(deid, note):
     out, counts = deid.deidentify(note, language="en", date_shift_days=30)
     assert out == note and "EN_DATE" not in counts

@@ -41,7 +41,7 @@ MONTH_ALONE = rf"(?i)(?<![A-Za-z])(?P<m>{MONTHS}|(?:{ABBR})\.)(?![A-Za-z])"
 DATE_PREPOSITIONS = {"in", "since", "during", "early", "late", "mid", "until", "till", "by", "of", "last", "next",
                      "this", "on", "from", "through", "thru", "before", "after", "around", "end", "beginning",
                      "start", "middle"}
-ORDINAL_DAY = rf"(?i)(?<![A-Za-z])(?:on|since|until|till|by|from|through|thru|after|before)\s+(?:the\s+)?(?P<v>{_D}{_ORD})(?!\s+(?:time|day|dose|floor|grade|week|month|year|hour|attempt|liter|unit|degree)s?\b)"
+ORDINAL_DAY = rf"(?i)(?<![A-Za-z])(?:on|since|until|till|by|from|through|thru|after|before)\s+(?:the\s+)?(?P<v>{_D}{_ORD})(?=\s*(?:[.,;:)!?]|$|\n|(?:at|of|and|to|in|when|-)\b))"
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'%:&+-]*")
 
