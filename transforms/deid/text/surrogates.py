@@ -34,12 +34,12 @@ def _like(out: str, original: str) -> str:
     return out
 
 
-def _lexicon_first_only(word: str) -> bool:
+def _lexicon_first(word: str) -> bool:
+    """A single word is replaced by a given name when it is one ("daughter sarah", "wife, rose"),
+    else by a family name; a title ("Dr. Chen") asks for a family name (``family=True``)."""
     from transforms.deid.text.lexicon import lexicon
 
-    lex = lexicon()
-    w = word.lower()
-    return w in lex.first and w not in lex.last
+    return word.lower() in lexicon().first
 
 
 class Surrogates:
@@ -53,19 +53,20 @@ class Surrogates:
     def _pick(self, kind: str, value: str, pool: list):
         return pool[self._n(kind, value) % len(pool)]
 
-    def person(self, value: str, sex: str | None = None, zh: bool | None = None, avoid: frozenset = frozenset()) -> str:
+    def person(self, value: str, sex: str | None = None, zh: bool | None = None, avoid: frozenset = frozenset(),
+               family: bool = False) -> str:
         """A keyed surrogate name that never equals the original. Each word maps on its own (given
         names to given names of ``sex`` when known, family names to family names), so "Mary Hulse"
         and a later "Hulse" get the same family name; the letter case of the original is kept."""
         zh = _is_cjk(value) if zh is None else zh
         for salt in range(8):
-            out = self._person(value, sex, zh, salt)
+            out = self._person(value, sex, zh, salt, family)
             words = {w.casefold() for w in re.findall(r"\w+", out)}
             if out.replace(" ", "").casefold() != value.replace(" ", "").casefold() and not words & avoid:
                 return out
         return "某某" if zh else "Alex Doe"
 
-    def _person(self, value: str, sex: str | None, zh: bool, salt: int) -> str:
+    def _person(self, value: str, sex: str | None, zh: bool, salt: int, family: bool = False) -> str:
         p = pools()
         key = value if salt == 0 else f"{value}\x1f{salt}"
         given_pool = p["en_given_female"] if sex == "F" else p["en_given_male"] if sex == "M" else \
@@ -88,7 +89,7 @@ class Surrogates:
             if len(w) == 1:  # an initial
                 out.append(_like(chr(ord("A") + self._n(f"initial{salt}", w) % 26), w))
             elif len(names) == 1:
-                first = _lexicon_first_only(w)
+                first = not family and _lexicon_first(w)
                 pool, kind = (given_pool, f"en-given-{sex}") if first else (p["en_family"], "en-family")
                 out.append(_like(self._pick(kind, w if salt == 0 else f"{w}\x1f{salt}", pool), w))
             else:
@@ -113,6 +114,7 @@ class Surrogates:
 
     def city(self, value: str) -> str:
         return _like(self._pick("city", value, pools()["en_cities"]), value)
+
 
     def hospital(self, value: str, zh: bool | None = None) -> str:
         p = pools()
@@ -147,7 +149,7 @@ class Surrogates:
 
     def phone(self, value: str) -> str:
         digits = [c for c in value if c.isdigit()]
-        shaped = list(self.same_shape("phone", value))
+        shaped = [c if not c.isdigit() else d for c, d in zip(value, self.same_shape("phone", value))]
         idx = [i for i, c in enumerate(value) if c.isdigit()]
         if len(digits) == 11 and digits[0] == "1" or len(digits) == 13 and "".join(digits[:3]) == "861":
             start = 0 if len(digits) == 11 else 2
