@@ -4,9 +4,15 @@ Each table's suite is JSON in this directory (users may add a directory of their
 span rows or tables are computed here into helper columns (``_disease_codes_valid``,
 ``_phi_hits``, ``_messages_valid``, ``_chosen_differs``, ``_date_not_future``) that the suites
 expect on, plus one cross-table check (every ``patient_key`` in exactly one split family),
-reported in the same result format. Results go to ``DIR/quality/validation.json`` and a
-self-contained summary ``DIR/quality/index.html``; GX's own Data Docs for every suite are copied to
-``DIR/quality/datadocs/`` from the ephemeral context's docs site.
+reported in the same result format, and the shards are checked against ``manifest.json``
+(``expectations.manifest_check``: shard list, row counts, sha256). Failing rows are named by id
+(GX's ``unexpected_index_list`` with the ``id`` column); values are never copied into the results.
+Results go to ``DIR/quality/validation.json`` and a self-contained summary ``DIR/quality/index.html``
+(failures first); GX's own Data Docs for every suite are copied to ``DIR/quality/datadocs/`` and
+made to work offline (``expectations.datadocs``).
+
+A suite written for a split family (``sft``) also checks that family's multimodal table
+(``sft_multimodal``), which may be empty.
 """
 from __future__ import annotations
 
@@ -18,9 +24,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.tables import FAMILY, LAYOUT, SPLITS
+
 SUITES_DIR = Path(__file__).resolve().parent
-SPLITS = ("pretraining", "sft", "preference", "evaluation")
 CODE = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
+#: failing row ids printed per failed expectation (all of them are in validation.json)
+IDS_SHOWN = 5
+#: the columns that name a row of each table in GX's unexpected index list
+INDEX_COLUMNS = {"rejected": ["source", "position", "stage"], "lineage/inputs": ["source", "position"]}
+RESULT_FORMAT = {"result_format": "COMPLETE"}
 
 
 @dataclass
@@ -38,11 +50,26 @@ class ValidationResult:
             cs = [c for c in self.checks if c["table"] == t]
             bad = [c for c in cs if not c["success"]]
             lines.append(f"{t}: {len(cs) - len(bad)}/{len(cs)} expectations passed")
-            for c in bad:
-                col = f" on column '{c['column']}'" if c.get("column") else ""
-                lines.append(f"  FAILED {c['expectation']}{col}: {c['unexpected']} unexpected")
+            lines += [f"  FAILED {failure_text(c)}" for c in bad]
         lines.append("all expectations passed" if self.success else f"{len(self.failures())} expectation(s) failed")
         return lines
+
+
+def failure_text(c: dict) -> str:
+    """One line for a failed check: what failed, how many rows and which (by id), or what was observed."""
+    col = f" on column '{c['column']}'" if c.get("column") else ""
+    text = f"{c['expectation']}{col}"
+    if c.get("details"):
+        more = len(c["details"]) - 3
+        return text + ": " + "; ".join(c["details"][:3]) + (f" (+{more} more)" if more > 0 else "")
+    if "observed" in c:
+        return text + f": observed {c['observed']}"
+    ids = c.get("ids") or []
+    text += f": {c['unexpected']} unexpected row(s)" if isinstance(c["unexpected"], int) else f": {c['unexpected']}"
+    if ids:
+        more = len(ids) - IDS_SHOWN
+        text += " (" + ", ".join(ids[:IDS_SHOWN]) + (f", +{more} more in quality/validation.json" if more > 0 else "") + ")"
+    return text
 
 
 def load_suites(*dirs: Path | None) -> dict[str, list[dict]]:
@@ -53,6 +80,9 @@ def load_suites(*dirs: Path | None) -> dict[str, list[dict]]:
         for path in sorted(Path(d).glob("*.json")):
             spec = json.loads(path.read_text(encoding="utf-8"))
             suites.setdefault(spec.get("table", path.stem), []).extend(spec.get("expectations", []))
+    for family, (_, multimodal) in LAYOUT.items():  # the family's suite, minus "not empty", for its images table
+        if family in suites and multimodal not in suites:
+            suites[multimodal] = [e for e in suites[family] if e["type"] != "expect_table_row_count_to_be_between"]
     return suites
 
 
@@ -67,12 +97,23 @@ def _messages_ok(messages) -> bool:
     return all(r == ("user" if i % 2 == 0 else "assistant") for i, r in enumerate(roles))
 
 
+def _turns(value) -> list:
+    return list(value) if value is not None and not isinstance(value, str) else []
+
+
 def _texts(row: dict) -> list[str]:
     out = [row.get(k) if isinstance(row.get(k), str) else "" for k in ("text", "prompt", "chosen", "rejected",
                                                                       "reference")]
-    messages = row.get("messages")
-    out += [m.get("content") or "" for m in (list(messages) if messages is not None else [])]
+    for key in ("messages", "prompt", "chosen", "rejected"):
+        out += [m.get("content") or "" for m in _turns(row.get(key)) if isinstance(m, dict)]
     return out
+
+
+def _preference_ok(prompt, chosen, rejected) -> bool:
+    """TRL's conversational preference format: prompt ends with a user turn, answers are assistant turns."""
+    prompt, chosen, rejected = _turns(prompt), _turns(chosen), _turns(rejected)
+    return (bool(prompt) and prompt[-1].get("role") == "user" and bool(chosen) and bool(rejected)
+            and all(m.get("role") == "assistant" for m in chosen + rejected))
 
 
 def helper_columns(df, table: str, canaries=(), today: dt.date | None = None, shift_window: int = 365):
@@ -85,12 +126,13 @@ def helper_columns(df, table: str, canaries=(), today: dt.date | None = None, sh
                                        for v in df["date_shift_days"]]
     if table == "lineage/rows":
         df["_has_inputs"] = [inputs is not None and len(inputs) > 0 for inputs in df["inputs"]]
-    if table in SPLITS:
+    family = FAMILY.get(table)
+    if family:
         df["_disease_codes_valid"] = [all(CODE.match(c or "") for c in (codes if codes is not None else []))
                                       for codes in df["disease_codes"]]
         rows = df.to_dict("records")
         df["_phi_hits"] = [sum(len(scan_text(t, canaries)) for t in _texts(r)) for r in rows]
-    if table == "pretraining":
+    if family == "pretraining":
         def ok(v):
             if v is None or v != v:
                 return True
@@ -99,11 +141,36 @@ def helper_columns(df, table: str, canaries=(), today: dt.date | None = None, sh
             except ValueError:
                 return False
         df["_date_not_future"] = [ok(v) for v in df["date"]]
-    if table in ("sft", "evaluation"):
+    if family in ("sft", "evaluation"):
         df["_messages_valid"] = [_messages_ok(list(m) if m is not None else []) for m in df["messages"]]
-    if table == "preference":
-        df["_chosen_differs"] = [c != r for c, r in zip(df["chosen"], df["rejected"])]
+    if family == "preference":
+        df["_chosen_differs"] = [_turns(c) != _turns(r) for c, r in zip(df["chosen"], df["rejected"])]
+        df["_preference_format_valid"] = [_preference_ok(p, c, r) for p, c, r in
+                                          zip(df["prompt"], df["chosen"], df["rejected"])]
     return df
+
+
+def scalar_frame(df):
+    """What GX can check: nested columns (turn lists, code lists) as JSON text, binary columns dropped."""
+    def nested(v):
+        return isinstance(v, (list, dict)) or hasattr(v, "__array__")
+
+    out = df.drop(columns=[c for c in ("image", "images") if c in df.columns])
+    for c in out.columns:
+        values = out[c]
+        if values.map(nested).any():
+            out[c] = [None if v is None else json.dumps(_plain(v), ensure_ascii=False) for v in values]
+    return out
+
+
+def _plain(v):
+    if hasattr(v, "tolist"):
+        v = v.tolist()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items() if not isinstance(x, bytes)}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
 
 
 def read_table(out_dir: Path, table: str):
@@ -121,7 +188,7 @@ def _cross_table(frames: dict) -> list[dict]:
     for split, df in frames.items():
         if split not in SPLITS or df is None:
             continue
-        fam = "evaluation" if split == "evaluation" else "training"
+        fam = "evaluation" if FAMILY[split] == "evaluation" else "training"
         for key in df["patient_key"].dropna():
             families.setdefault(key, set()).add(fam)
     leaked = sum(1 for f in families.values() if len(f) > 1)
@@ -168,9 +235,8 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
             continue
         df = helper_columns(df, table, canaries, shift_window=shift_window)
         gx_name = table.replace("/", "_")
-        # GX cannot hash nested values: keep only scalar columns for the suites
-        scalar = df[[c for c in df.columns if df[c].map(lambda v: not isinstance(v, (list, dict, bytes)) and
-                                                       not hasattr(v, "__array__")).all()]]
+        scalar = scalar_frame(df)
+        index_columns = [c for c in INDEX_COLUMNS.get(table, ["id"]) if c in scalar.columns]
         asset = source.add_dataframe_asset(gx_name)
         batch_definition = asset.add_batch_definition_whole_dataframe("all")
         usable = [e for e in exps if "column" not in e["kwargs"] or e["kwargs"]["column"] in scalar.columns]
@@ -185,20 +251,41 @@ def validate_corpus(out_dir: str | Path, extra_suites_dir: str | Path | None = N
             gx.ValidationDefinition(name=f"medcorpus.{gx_name}.validation", data=batch_definition, suite=suite))
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
             name=f"medcorpus.{gx_name}.checkpoint", validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format={**RESULT_FORMAT, "unexpected_index_column_names": index_columns}))
         run = checkpoint.run(batch_parameters={"dataframe": scalar})
         result = next(iter(run.run_results.values()))
-        for r in result.results:
-            cfg = r.expectation_config
-            checks.append({"table": table, "expectation": cfg.type, "column": cfg.kwargs.get("column"),
-                           "success": bool(r.success),
-                           "unexpected": (r.result or {}).get("unexpected_count", 0 if r.success else "see details"),
-                           "dimension": (cfg.meta or {}).get("dimension")})
+        checks += [check_record(table, r, index_columns) for r in result.results]
     checks += _cross_table(frames)
+    from expectations.manifest_check import manifest_checks
+
+    checks += manifest_checks(out)
     res = ValidationResult(all(c["success"] for c in checks), checks)
     _copy_data_docs(ctx, out / "quality" / "datadocs")
     _write_reports(out, res)
     return res
+
+
+def check_record(table: str, r, index_columns: list[str]) -> dict:
+    """A GX result as a check: counts, the failing rows' ids, or the observed value; never row values."""
+    cfg = r.expectation_config
+    res = r.result or {}
+    check = {"table": table, "expectation": cfg.type, "column": cfg.kwargs.get("column"), "success": bool(r.success),
+             "dimension": (cfg.meta or {}).get("dimension")}
+    if "unexpected_count" in res:
+        check["unexpected"] = int(res["unexpected_count"])
+        ids = ["/".join(str(row.get(c)) for c in index_columns) for row in res.get("unexpected_index_list") or []
+               if isinstance(row, dict)]
+        if ids:
+            check["ids"] = ids
+    elif "observed_value" in res:  # table-level expectations: row counts, column sets, ...
+        check["unexpected"] = 0 if r.success else 1
+        check["observed"] = _plain(res["observed_value"])
+    else:
+        check["unexpected"] = 0 if r.success else 1
+        if not r.success and r.exception_info and (r.exception_info.get("raised_exception")):
+            check["observed"] = f"GX error ({r.exception_info.get('exception_message', '')[:80]})"
+    return check
 
 
 def _shift_window(out: Path) -> int:
@@ -225,6 +312,9 @@ def _copy_data_docs(ctx, target: Path) -> None:
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(path, target)
+            from expectations.datadocs import make_offline
+
+            make_offline(target)
             return
 
 
@@ -233,15 +323,19 @@ def _write_reports(out: Path, res: ValidationResult) -> None:
     q.mkdir(parents=True, exist_ok=True)
     (q / "validation.json").write_text(json.dumps({"success": res.success, "checks": res.checks}, indent=1,
                                                   default=str), encoding="utf-8")
+    ordered = sorted(res.checks, key=lambda c: (c["success"], c["table"], c["expectation"], str(c.get("column"))))
     rows = "".join(
-        f"<tr class='{'ok' if c['success'] else 'bad'}'><td>{html.escape(c['table'])}</td>"
-        f"<td>{html.escape(c['expectation'])}</td><td>{html.escape(str(c.get('column') or ''))}</td>"
-        f"<td>{html.escape(str(c.get('dimension') or ''))}</td><td>{'pass' if c['success'] else 'FAIL'}</td>"
-        f"<td>{html.escape(str(c['unexpected']))}</td></tr>" for c in res.checks)
+        f"<tr class='{'ok' if c['success'] else 'bad'}'><td>{'pass' if c['success'] else 'FAIL'}</td>"
+        f"<td>{html.escape(c['table'])}</td><td>{html.escape(c['expectation'])}</td>"
+        f"<td>{html.escape(str(c.get('column') or ''))}</td><td>{html.escape(str(c.get('dimension') or ''))}</td>"
+        f"<td>{html.escape('' if c['success'] else failure_text(c).split(': ', 1)[-1])}</td></tr>" for c in ordered)
+    failed = len(res.failures())
     page = ("<!doctype html><meta charset='utf-8'><title>medcorpus quality</title><style>body{font:14px sans-serif;"
-            "margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd}.bad{background:#fde2e2}.ok{background:#eef9ee}"
-            "</style><h1>Expectation results: " + ("all passed" if res.success else "FAILURES") + "</h1><table>"
-            "<tr><th>table</th><th>expectation</th><th>column</th><th>dimension</th><th>result</th><th>unexpected</th>"
-            "</tr>" + rows + "</table><p>Great Expectations Data Docs: <a href='datadocs/index.html'>datadocs/index.html</a>"
-            " (they load styles from public CDNs when online; the content is local).</p>")
+            "margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+            ".bad{background:#fde2e2}.ok{background:#eef9ee}</style><h1>Expectation results: "
+            + ("all passed" if res.success else f"{failed} FAILED") + f"</h1><p>{len(res.checks)} checks, failures "
+            "first. Failing rows are named by id; validation.json lists all of them.</p><table>"
+            "<tr><th>result</th><th>table</th><th>expectation</th><th>column</th><th>dimension</th><th>what failed</th>"
+            "</tr>" + rows + "</table><p>Great Expectations Data Docs (offline): "
+            "<a href='datadocs/index.html'>datadocs/index.html</a>.</p>")
     (q / "index.html").write_text(page, encoding="utf-8")

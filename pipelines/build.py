@@ -27,11 +27,15 @@ from pipelines.sources import Source, check_sources, disambiguate, input_fingerp
 from schemas.tables import LINEAGE_INPUTS, LINEAGE_ROWS, LINEAGE_SOURCES
 from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
-from schemas.tables import SPLITS
+from schemas.tables import FAMILIES, SPLITS
 
+#: Present while a build writes into the directory; a directory left with it by an interrupted or
+#: killed build is replaced by the next build without --overwrite.
+RUNNING_MARKER = ".medcorpus-build-incomplete"
 #: What an output directory may contain; --overwrite removes only these.
 OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
-                                  "manifest.json", "DATA_CARD.md", "audit.json", "deid_summary.json", "cache")
+                                  "manifest.json", "DATA_CARD.md", "README.md", "config.resolved.yaml", "audit.json",
+                                  "deid_summary.json", "cache", RUNNING_MARKER)
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -207,6 +211,7 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
     from transforms.terminology.displays import NormalizeDisplays
     from transforms.terminology.stage import NormalizeTerminology
     from transforms.tiering.stage import TierDocuments
+    from transforms.write.layout import WriteSplitFamily
     from transforms.write.lineage import lineage_row
     from transforms.write.parquet import WriteTable
     from transforms.write.source_names import audit_entry, lineage_source, pseudonymise_rejected, with_source_id
@@ -238,12 +243,12 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
               distinct["events"], split["events"]]
     versions = ctx.stage_versions()
     lineage_rows = []
-    for name, schema in SPLITS.items():
-        written = split[name] | f"Write_{name}" >> WriteTable(out, name, schema, shards.get(name, 50_000),
-                                                               ledger="rows")
+    for family in FAMILIES:
+        written = split[family] | f"Write_{family}" >> WriteSplitFamily(out, family, shards.get(family, 50_000))
         rejected.append(written["rejected"])
         events.append(written["events"])
-        lineage_rows.append(split[name] | f"Lineage_{name}" >> beam.Map(lineage_row, name, versions))
+        for table, rows in written["tables"].items():
+            lineage_rows.append(rows | f"Lineage_{table}" >> beam.Map(lineage_row, table, versions))
     (tuple(lineage_rows) | "AllLineage" >> beam.Flatten()
      | "WriteLineageRows" >> WriteTable(out, "lineage/rows", LINEAGE_ROWS, 200_000))
     # input files are named by keyed pseudonyms outside lineage/ (transforms/write/source_names.py)

@@ -1,6 +1,8 @@
-"""DATA_CARD.md and the audit log of a run, written by the driver from the manifest.
+"""DATA_CARD.md, the dataset card README.md and the audit log of a run, written by the driver from the manifest.
 
 The data card is for the people who use the corpus (sources, policies, tables, counts, gaps);
+``README.md`` is the same card as a Hugging Face dataset card: its YAML ``configs:`` block names
+one config per table (``load_dataset(OUT, "sft")``; ``load_dataset(OUT)`` loads ``sft``);
 the audit log is for the privacy office (who ran what, when, with which config and key
 fingerprint, on which inputs — keyed pseudonyms of the files, sizes and sha256 — producing which
 outputs). Neither holds PHI nor an input file name or an absolute path (file names often carry
@@ -56,7 +58,7 @@ def write_data_card(out_dir: str, manifest: dict) -> str:
               f"- Config hash: `{manifest['config_hash'][:16]}`; key fingerprint: `{manifest['secret_fingerprint']}`",
               f"- Disease-scenario matrix version: {manifest['matrix']['version']}"]
     lines += [f"- {name}: {version}" for name, version in sorted(manifest["table_versions"].items())]
-    lines += ["", "## Counts", "", "| split | rows |", "|---|---|"]
+    lines += ["", "## Counts", "", "| table | rows |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in c["by_split"].items()]
     lines += [f"| rejected | {c['rejected_rows']} |", f"| review | {c['review_rows']} |", "",
               f"Input units read {rec['read']} = written {rec['written']} + filtered {sum(rec['filtered'].values())}"
@@ -67,7 +69,8 @@ def write_data_card(out_dir: str, manifest: dict) -> str:
     for cell in manifest["matrix"]["cells"]:
         ps = cell["per_split"]
         lines.append(f"| {cell['task_id']}{' (blind spot)' if cell['blind_spot'] else ''} | {cell['disease']} | "
-                     f"{cell['scenario']} | {ps['pretraining']} | {ps['sft']} | {ps['preference']} | {ps['evaluation']} |")
+                     f"{cell['scenario']} | {ps.get('pretraining', 0)} | {ps.get('sft', 0)} | {ps.get('preference', 0)} "
+                     f"| {ps.get('evaluation', 0)} |")
     dist = manifest["matrix"].get("distribution") or {}
     if dist:
         scenarios = sorted({sc for v in dist.values() for sc in v})
@@ -85,4 +88,48 @@ def write_data_card(out_dir: str, manifest: dict) -> str:
     path = FileSystems.join(out_dir, "DATA_CARD.md")
     with FileSystems.create(path) as fh:
         fh.write("\n".join(lines).encode("utf-8"))
+    with FileSystems.create(FileSystems.join(out_dir, "README.md")) as fh:
+        fh.write(dataset_card(manifest, lines).encode("utf-8"))
     return path
+
+
+DEFAULT_CONFIG = "sft"
+
+
+def dataset_configs(manifest: dict) -> list[dict]:
+    """One ``datasets`` config per table: the four text-only tables always, a multimodal table when
+    it holds rows. Evaluation tables are the ``test`` split, the others ``train``."""
+    from schemas.tables import FAMILY, LAYOUT, SPLITS
+
+    counts = manifest["counts"]["by_split"]
+    configs = []
+    for table in SPLITS:
+        if table not in (text for text, _ in LAYOUT.values()) and not counts.get(table):
+            continue
+        split = "test" if FAMILY[table] == "evaluation" else "train"
+        config = {"config_name": table, "data_files": [{"split": split, "path": f"{table}/*.parquet"}]}
+        if table == DEFAULT_CONFIG:
+            config["default"] = True
+        configs.append(config)
+    return configs
+
+
+def dataset_card(manifest: dict, card_lines: list[str]) -> str:
+    """``README.md``: the Hugging Face dataset card (YAML metadata + the data card)."""
+    import yaml
+
+    meta = {"pretty_name": f"medcorpus build {manifest['run_id']}", "tags": ["medical", "clinical"],
+            "configs": dataset_configs(manifest)}
+    names = [c["config_name"] for c in meta["configs"]]
+    usage = ["## Loading", "",
+             "Each table is a config of this dataset (" + ", ".join(f"`{n}`" for n in names) + "):", "",
+             "```python", "from datasets import load_dataset", "",
+             'sft = load_dataset("PATH/TO/THIS/FOLDER", "sft", split="train")  # load_dataset(PATH) loads sft',
+             'pref = load_dataset("PATH/TO/THIS/FOLDER", "preference", split="train")',
+             'evaluation = load_dataset("PATH/TO/THIS/FOLDER", "evaluation", split="test")', "```", "",
+             "`sft` and `evaluation` rows are chat `messages`; `preference` rows are TRL's conversational "
+             "preference format (`prompt`, `chosen`, `rejected` as message lists, plus `corruption`). Text-only "
+             "configs have no image column; rows with images are in `pretraining_images` and the `*_multimodal` "
+             "configs, whose image columns load as `Image` features.", ""]
+    body = card_lines[:1] + [""] + usage + card_lines[1:]
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body)

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import UserError
-from schemas.tables import SPLITS
+from schemas.tables import FAMILIES, FAMILY, SPLITS
 
 #: tables whose rows carry patient_key, rewritten by forget
 KEYED_TABLES = tuple(SPLITS) + ("review", "lineage/rows", "lineage/inputs")
@@ -111,7 +111,7 @@ def forget(out: Path, keys: set[str]) -> dict:
             if table in SPLITS:
                 for task_id in t.filter(hit).column("task_id").to_pylist():
                     if task_id:
-                        removed_tasks[(task_id, table)] += 1
+                        removed_tasks[(task_id, FAMILY[table])] += 1
             rel = f"{table}/{shard.name}"
             rewritten[rel] = _rewrite(shard, t.filter(pc.invert(hit)))
             removed[table] += n
@@ -160,7 +160,7 @@ def _update_manifest(manifest: dict, rewritten: dict, removed: dict, removed_tas
     counts["review_rows"] = counts.get("review_rows", 0) - removed.get("review", 0)
     cells = (manifest.get("matrix") or {}).get("cells") or []
     for cell in cells:
-        for split in SPLITS:
+        for split in FAMILIES:
             n = removed_tasks.get((cell["task_id"], split), 0)
             if n:
                 cell["per_split"][split] -= n

@@ -19,7 +19,7 @@ import orjson
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from schemas.tables import SPLITS, TABLES
+from schemas.tables import FAMILIES, FAMILY, LAYOUT, SPLITS, TABLES
 from transforms.write.stats import STATS_FILE
 
 #: (ledger, stage that passes on, stage that receives)
@@ -87,9 +87,10 @@ def reconcile(ledgers: dict, rows_written: dict[str, int], rows_counted: dict[st
         problems.append(f"units: read {read} != written {written} + filtered {_sum(filtered)} + rejected {_sum(rejected)}")
     docs_out = (ledgers.get("documents") or {}).get("split", {}).get("out", 0)
     ex_out = (ledgers.get("examples") or {}).get("split", {}).get("out", 0)
-    if docs_out != rows_counted.get("pretraining", 0):
-        problems.append(f"documents: split passed {docs_out} but the pretraining writer counted {rows_counted.get('pretraining', 0)}")
-    ex_rows = sum(rows_counted.get(s, 0) for s in ("sft", "preference", "evaluation"))
+    doc_rows = sum(rows_counted.get(t, 0) for t in LAYOUT["pretraining"])
+    if docs_out != doc_rows:
+        problems.append(f"documents: split passed {docs_out} but the pretraining writers counted {doc_rows}")
+    ex_rows = sum(rows_counted.get(t, 0) for f in ("sft", "preference", "evaluation") for t in LAYOUT[f])
     if ex_out != ex_rows:
         problems.append(f"examples: split passed {ex_out} but the writers counted {ex_rows}")
     for table, n in rows_counted.items():
@@ -160,19 +161,19 @@ def matrix_fill(out_dir: str, matrix_path: str) -> dict:
                 table = pq.read_table(pq_buffer(fh.read()), columns=["task_id", "disease_ids", "scenario_ids"])
             for task_id, diseases, scenarios in zip(*(table.column(c).to_pylist()
                                                       for c in ("task_id", "disease_ids", "scenario_ids"))):
-                if split == "pretraining":
+                if FAMILY[split] == "pretraining":
                     for d in diseases or []:
                         docs_per_disease[d] += 1
                     continue
                 if task_id:
-                    counts[task_id][split] += 1
+                    counts[task_id][FAMILY[split]] += 1
                 for d in diseases or ["(no disease)"]:
                     for sc in scenarios or ["(no scenario)"]:
                         dist[d][sc] += 1
     floor = int(getattr(matrix, "blind_spot_min", 1))
     cells = []
     for task in matrix.tasks:
-        per_split = {s: counts.get(task["id"], {}).get(s, 0) for s in SPLITS}
+        per_split = {s: counts.get(task["id"], {}).get(s, 0) for s in FAMILIES}
         total = sum(per_split.values())
         minimum = max(int((task.get("quota") or {}).get("min", 1)), floor)
         cells.append({"task_id": task["id"], "disease": task.get("disease"), "scenario": task.get("scenario"),

@@ -30,7 +30,9 @@ THUMBNAILS = 6
 STAGE_ORDER = ("read", "link", "deid", "terminology", "quality", "dedup", "tier", "tasks", "split", "write")
 DICOM_ACTIONS = {"X": "removed (X)", "Z": "emptied (Z)", "D": "dummy value (D)", "U": "UID re-keyed (U)",
                  "C": "cleaned (C)", "K": "kept (K)"}
-PALETTE = {"pretraining": "#4C78A8", "sft": "#F58518", "preference": "#54A24B", "evaluation": "#B279A2"}
+PALETTE = {"pretraining": "#4C78A8", "sft": "#F58518", "preference": "#54A24B", "evaluation": "#B279A2",
+           "pretraining_images": "#9ECAE9", "sft_multimodal": "#FFBF79", "preference_multimodal": "#88D27A",
+           "evaluation_multimodal": "#D6A5C9"}
 
 
 def _read(out: Path, table: str, columns: list[str]):
@@ -308,7 +310,7 @@ def _thumbnails(out: Path, enabled: bool = False) -> list[str]:
         return ["<p>Images are not shown: the report embeds no row content unless asked "
                 "(<code>medcorpus report DIR --thumbnails</code>). Counts of rendered, redacted and quarantined "
                 "images are under De-identification.</p>"]
-    t = _read(out, "pretraining", ["id", "modality", "image"])
+    t = _read(out, "pretraining_images", ["id", "modality", "image"])
     if t is None:
         return ["<p>No images.</p>"]
     from PIL import Image

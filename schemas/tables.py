@@ -11,6 +11,29 @@ import pyarrow as pa
 IMAGE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 
+
+def hf_feature(t: pa.DataType):
+    """The Hugging Face ``datasets`` feature (as serialised in its JSON) of an Arrow type; the
+    ``{bytes, path}`` image struct is ``Image``. Lists use the ``[feature]`` form that every
+    ``datasets`` release reads."""
+    if t.equals(IMAGE):
+        return {"_type": "Image"}
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return [hf_feature(t.value_type)]
+    if pa.types.is_struct(t):
+        return {f.name: hf_feature(f.type) for f in t}
+    dtype = {pa.string(): "string", pa.binary(): "binary", pa.int64(): "int64", pa.int32(): "int32",
+             pa.float64(): "float64", pa.bool_(): "bool"}[t]
+    return {"_type": "Value", "dtype": dtype}
+
+
+def hf_features_json(fields: list[pa.Field]) -> str:
+    """The ``huggingface`` Parquet schema metadata ``datasets`` writes (and reads back as features)."""
+    import json
+
+    return json.dumps({"info": {"features": {f.name: hf_feature(f.type) for f in fields}}})
+
+
 #: Columns every corpus row carries (all four splits).
 COMMON_FIELDS: list[pa.Field] = [
     pa.field("id", pa.string(), nullable=False),
@@ -51,51 +74,48 @@ QUALITY_FIELDS: list[pa.Field] = [
     pa.field("q_timeliness_flags", pa.int64()),  # periods ending before they start, events before birth
 ]
 
-PRETRAINING = pa.schema(
-    COMMON_FIELDS
-    + [
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("doc_type", pa.string()),
-        pa.field("date", pa.string()),  # shifted, YYYY-MM-DD
-        pa.field("image", IMAGE),
-    ]
-    + QUALITY_FIELDS,
-    metadata={"medcorpus.table": "pretraining", "medcorpus.schema_version": "1"},
-)
+def _split_schema(table: str, own: list[pa.Field]) -> pa.Schema:
+    fields = COMMON_FIELDS + own + QUALITY_FIELDS
+    return pa.schema(fields, metadata={"medcorpus.table": table, "medcorpus.schema_version": "2",
+                                       "huggingface": hf_features_json(fields)})
 
-SFT = pa.schema(
-    COMMON_FIELDS
-    + [
-        pa.field("messages", pa.list_(MESSAGE), nullable=False),
-        pa.field("images", pa.list_(IMAGE), nullable=False),
-    ]
-    + QUALITY_FIELDS,
-    metadata={"medcorpus.table": "sft", "medcorpus.schema_version": "1"},
-)
 
-PREFERENCE = pa.schema(
-    COMMON_FIELDS
-    + [
-        pa.field("prompt", pa.string(), nullable=False),
-        pa.field("chosen", pa.string(), nullable=False),
-        pa.field("rejected", pa.string(), nullable=False),
-        pa.field("corruption", pa.string()),  # kind of recorded corruption; null for imported pairs
-        pa.field("images", pa.list_(IMAGE), nullable=False),
-    ]
-    + QUALITY_FIELDS,
-    metadata={"medcorpus.table": "preference", "medcorpus.schema_version": "1"},
-)
+_MESSAGES = pa.field("messages", pa.list_(MESSAGE), nullable=False)
+# Image columns are nullable in Arrow terms because ``datasets`` takes a column's feature from the
+# ``huggingface`` metadata only when the Arrow field is exactly its own (nullable); writers never
+# leave them null (``images`` is an empty list at least, ``image`` always set in its table).
+_IMAGES = pa.field("images", pa.list_(IMAGE))  # Hugging Face ``List(Image())``
 
-EVALUATION = pa.schema(
-    COMMON_FIELDS
-    + [
-        pa.field("messages", pa.list_(MESSAGE), nullable=False),  # prompt turns; last is the reference answer
-        pa.field("reference", pa.string()),
-        pa.field("images", pa.list_(IMAGE), nullable=False),
-    ]
-    + QUALITY_FIELDS,
-    metadata={"medcorpus.table": "evaluation", "medcorpus.schema_version": "1"},
-)
+# Text-only tables carry no image column (TRL's trainers take any ``image``/``images`` column for
+# vision data); rows with images go to the family's multimodal table (see LAYOUT).
+PRETRAINING = _split_schema("pretraining", [
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("doc_type", pa.string()),
+    pa.field("date", pa.string()),  # shifted, YYYY-MM-DD
+])
+PRETRAINING_IMAGES = _split_schema("pretraining_images", [
+    pa.field("text", pa.string(), nullable=False),  # the image's caption (modality, body part, description)
+    pa.field("doc_type", pa.string()),
+    pa.field("date", pa.string()),
+    pa.field("image", IMAGE),  # Hugging Face ``Image()``
+])
+SFT = _split_schema("sft", [_MESSAGES])
+SFT_MULTIMODAL = _split_schema("sft_multimodal", [_MESSAGES, _IMAGES])
+# TRL's conversational preference format: prompt = the user turn(s), chosen/rejected = assistant turns.
+_PREFERENCE = [
+    pa.field("prompt", pa.list_(MESSAGE), nullable=False),
+    pa.field("chosen", pa.list_(MESSAGE), nullable=False),
+    pa.field("rejected", pa.list_(MESSAGE), nullable=False),
+    pa.field("corruption", pa.string()),  # kind of recorded corruption; null for imported pairs
+]
+PREFERENCE = _split_schema("preference", _PREFERENCE)
+PREFERENCE_MULTIMODAL = _split_schema("preference_multimodal", _PREFERENCE + [_IMAGES])
+_EVALUATION = [
+    pa.field("messages", pa.list_(MESSAGE), nullable=False),  # prompt turns; last is the reference answer
+    pa.field("reference", pa.string()),
+]
+EVALUATION = _split_schema("evaluation", _EVALUATION)
+EVALUATION_MULTIMODAL = _split_schema("evaluation_multimodal", _EVALUATION + [_IMAGES])
 
 REJECTED = pa.schema(
     [
@@ -163,12 +183,36 @@ LINEAGE_SOURCES = pa.schema(
     metadata={"medcorpus.table": "lineage/sources", "medcorpus.schema_version": "1"},
 )
 
+#: split family -> (text-only table, multimodal table). Each table is one dataset config.
+LAYOUT: dict[str, tuple[str, str]] = {
+    "pretraining": ("pretraining", "pretraining_images"),
+    "sft": ("sft", "sft_multimodal"),
+    "preference": ("preference", "preference_multimodal"),
+    "evaluation": ("evaluation", "evaluation_multimodal"),
+}
+FAMILIES = tuple(LAYOUT)
+TRAINING_FAMILIES = ("pretraining", "sft", "preference")
+#: every corpus table (dataset config), text-only first
 SPLITS: dict[str, pa.Schema] = {
     "pretraining": PRETRAINING,
     "sft": SFT,
     "preference": PREFERENCE,
     "evaluation": EVALUATION,
+    "pretraining_images": PRETRAINING_IMAGES,
+    "sft_multimodal": SFT_MULTIMODAL,
+    "preference_multimodal": PREFERENCE_MULTIMODAL,
+    "evaluation_multimodal": EVALUATION_MULTIMODAL,
 }
+#: table -> its split family
+FAMILY: dict[str, str] = {table: family for family, tables in LAYOUT.items() for table in tables}
+
+
+def table_for(family: str, row: dict) -> str:
+    """The table a row of ``family`` belongs to: the multimodal one when it carries an image."""
+    text, multimodal = LAYOUT[family]
+    return multimodal if (row.get("image") or row.get("images")) else text
+
+
 LINEAGE: dict[str, pa.Schema] = {"lineage/rows": LINEAGE_ROWS, "lineage/inputs": LINEAGE_INPUTS,
                                  "lineage/sources": LINEAGE_SOURCES}
 TABLES: dict[str, pa.Schema] = {**SPLITS, "rejected": REJECTED, "review": REVIEW, **LINEAGE}

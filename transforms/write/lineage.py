@@ -30,7 +30,10 @@ def stage_versions(*, medcorpus: str, deid_policy: dict, quality_policy: dict, m
 
 
 def lineage_row(row: dict, split: str, versions: dict[str, str]) -> dict:
-    stages = DOCUMENT_STAGES if split == "pretraining" else EXAMPLE_STAGES
+    """``split`` is the table (dataset config) the row was written to."""
+    from schemas.tables import FAMILY
+
+    stages = DOCUMENT_STAGES if FAMILY.get(split, split) == "pretraining" else EXAMPLE_STAGES
     return {
         "id": row["id"],
         "split": split,

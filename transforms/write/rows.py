@@ -1,4 +1,11 @@
-"""Turn documents and examples into rows of the output tables (see ``schemas/tables.py``)."""
+"""Turn documents and examples into rows of the output tables (see ``schemas/tables.py``).
+
+Rows follow the formats Hugging Face TRL takes as is: SFT and evaluation rows are ``messages``
+(a list of ``{"role", "content"}`` turns); preference rows are TRL's conversational preference
+format: ``prompt`` is the user turn(s), ``chosen`` and ``rejected`` the assistant turn(s), each a
+list of messages (builders may give plain strings; they are wrapped here). Which table of a split
+family a row lands in (text-only or multimodal) is ``schemas.tables.table_for``.
+"""
 from __future__ import annotations
 
 from schemas.tables import QUALITY_FIELDS
@@ -43,7 +50,8 @@ def _with_signals(row: dict, item: dict) -> dict:
 
 def example_row(ex: dict, split: str) -> dict:
     row = _common(ex, row_id=ex["example_id"], tier="task", annotation_level=ex.get("annotation_level") or "weak")
-    row["images"] = list(ex.get("images") or [])
+    if ex.get("images"):
+        row["images"] = list(ex["images"])
     pk = ex.get("patient_key")
     row["_inputs"] = list(ex.get("inputs") or (["patient:" + pk] if pk else []))
     if split in ("sft", "evaluation"):
@@ -54,13 +62,27 @@ def example_row(ex: dict, split: str) -> dict:
             ref = row["messages"][-1]["content"]
         row["reference"] = ref
     if split == "preference":
-        row.update({"prompt": ex["prompt"], "chosen": ex["chosen"], "rejected": ex["rejected"],
-                    "corruption": ex.get("corruption")})
+        row.update({"prompt": as_messages(ex["prompt"], "user"), "chosen": as_messages(ex["chosen"], "assistant"),
+                    "rejected": as_messages(ex["rejected"], "assistant"), "corruption": ex.get("corruption")})
     return _with_signals(row, ex)
 
 
+def as_messages(value, role: str) -> list[dict]:
+    """A turn list: plain text becomes one ``role`` message; a message list is kept (role, content)."""
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return [{"role": m["role"], "content": m["content"]} for m in value or []]
+
+
+def content_text(value) -> str:
+    """The text of a string or of a list of messages."""
+    if isinstance(value, str):
+        return value
+    return "\n".join(m.get("content") or "" for m in value or [] if isinstance(m, dict))
+
+
 def example_text(ex: dict) -> str:
-    """All text of an example, for decontamination."""
+    """All text of an example (or of an example row), for decontamination and quality signals."""
     parts = [m.get("content", "") for m in ex.get("messages") or []]
-    parts += [ex.get(k) or "" for k in ("prompt", "chosen", "reference")]
+    parts += [content_text(ex.get(k)) for k in ("prompt", "chosen", "reference")]
     return "\n".join(p for p in parts if p)
