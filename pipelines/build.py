@@ -7,6 +7,8 @@ PTransform from ``transforms/``; this module only wires them and handles the run
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import sys
 import time
@@ -21,6 +23,8 @@ import pipelines.runners.dask_runner  # noqa: F401 - registers the --dask_* opti
 from pipelines import __version__
 from pipelines.config import config_hash, load_config, load_section_file
 from pipelines.errors import UserError
+from pipelines.output_dir import (OUTPUT_ENTRIES, RUNNING_MARKER, prepare_output,  # noqa: F401 - re-exported
+                                  record_reuse, reusable_build)
 from pipelines.sample.export import sample_source_specs
 from pipelines.secret import Secret, resolve_secret
 from pipelines.sources import Source, check_sources, disambiguate, input_fingerprint, parse_source
@@ -29,18 +33,8 @@ from schemas.tables import REJECTED as REJECTED_SCHEMA
 from schemas.tables import REVIEW as REVIEW_SCHEMA
 from schemas.tables import FAMILIES, SPLITS
 
-#: Present while a build writes into the directory; a directory left with it by an interrupted or
-#: killed build is replaced by the next build without --overwrite.
-RUNNING_MARKER = ".medcorpus-build-incomplete"
-#: What an output directory may contain; --overwrite removes only these.
-OUTPUT_ENTRIES = tuple(SPLITS) + ("rejected", "review", "quality", "report", "lineage", "_stats",
-                                  "manifest.json", "DATA_CARD.md", "README.md", "config.resolved.yaml", "audit.json",
-                                  "deid_summary.json", "cache", RUNNING_MARKER)
-
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
-    import logging
-
     logging.getLogger("apache_beam.options.pipeline_options").setLevel(logging.WARNING)
     if not any(a.startswith("--default_sdk_harness_log_level") for a in beam_args) and \
             logging.getLogger().getEffectiveLevel() > logging.INFO:
@@ -88,63 +82,6 @@ def dask_partitions_for_input(opts: PipelineOptions, sources: list[Source]) -> N
 def runner_name(opts: PipelineOptions) -> str:
     """The runner as the manifest records it: its class name (``DaskRunner``, ``DirectRunner``, ...)."""
     return str(opts.view_as(StandardOptions).runner).rsplit(".", 1)[-1]
-
-
-def prepare_output(output: str, overwrite: bool, keep: tuple[str, ...] = ()) -> None:
-    if "://" in output:
-        return  # object stores: shards are written with deterministic names
-    out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--output is a file, not a directory: {output}")
-    if out.exists():
-        present = [p.name for p in out.iterdir()]
-        if present and not overwrite:
-            raise UserError(f"output directory is not empty: {output} (pass --overwrite to replace a previous build)")
-        foreign = [n for n in present if n not in OUTPUT_ENTRIES]
-        if foreign and overwrite:
-            raise UserError(f"refusing to overwrite {output}: it holds files medcorpus did not write ({foreign[0]} ...)")
-        for name in present:
-            if name in keep:
-                continue
-            p = out / name
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def reusable_build(output: str, *, fingerprint: str, config_hash: str, secret: Secret) -> dict | None:
-    """The previous manifest when that build is complete and nothing it depends on has changed."""
-    if "://" in output:
-        return None
-    path = Path(output) / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    same = (previous.get("input_fingerprint") == fingerprint and previous.get("config_hash") == config_hash
-            and previous.get("secret_fingerprint") == secret.fingerprint
-            and previous.get("medcorpus_version") == __version__ and not previous.get("forgotten"))
-    if not same:
-        return None
-    import hashlib
-
-    for shards in previous.get("shards", {}).values():  # every shard still there and intact
-        for s in shards:
-            f = Path(output) / s["path"]
-            if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != s["sha256"]:
-                return None
-    return previous
-
-
-def record_reuse(output: str, previous: dict) -> None:
-    import datetime as dt
-
-    previous.setdefault("reused", []).append({
-        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "shards": sum(len(s) for s in previous["shards"].values()),
-        "reason": "inputs (paths, sizes, mtimes), config hash, secret fingerprint and medcorpus version unchanged"})
-    (Path(output) / "manifest.json").write_text(json.dumps(previous, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def warn_if_ocr_unavailable(deid_policy: dict) -> str | None:
@@ -269,39 +206,66 @@ def build_pipeline(p: beam.Pipeline, sources: list[Source], ctx: BuildContext) -
      | "WriteInputs" >> beam.io.WriteToText(FileSystems.join(out, "_stats", "inputs"), file_name_suffix=".jsonl"))
 
 
-def run_build(args, beam_args: list[str]) -> int:
-    from pipelines.manifest import finish_manifest
-    from pipelines.progress import print_summary
+def preflight(args, beam_args: list[str]):
+    """Every check that can fail on the user's input, before anything is read or written:
+    options, typed config, remote filesystems, secret, sources and their kinds, tables, builders."""
+    from pipelines.options import check_remote_path
 
     sources, using_sample = resolve_inputs(args)
     config = load_config(args.config)
+    check_remote_path(args.output, "--output")
+    check_remote_path(args.secret_file, "--secret-file")
+    for src in sources:
+        check_remote_path(src.pattern, f"--source {src.kind}:")
     secret = resolve_secret(args.secret_file, allow_demo=using_sample)
     check_sources(sources)
     sources = disambiguate(sources)
+    if not using_sample:
+        from pipelines.sniff import check_source_kinds
+
+        check_source_kinds(sources)
     opts = pipeline_options(beam_args)
     ctx = BuildContext(config, secret, args.output, args.benchmark)
     for b in ctx.benchmarks:
         if "://" not in b and not Path(b).is_file():
             raise UserError(f"benchmark file not found: {b}")
-    for f in (config.get("tasks") or {}).get("labels") or []:
-        if "://" not in f and not Path(f).is_file():
-            raise UserError(f"labels file not found: {f}")
+    from transforms.terminology.displays import load_display_table
     from transforms.terminology.maps import load_map_table
     from transforms.tiering.matrix import load_matrix
 
-    load_matrix(config["matrix"])  # validate the matrix and the user's map tables before any data is read
+    matrix = load_matrix(config["matrix"])  # the matrix and the user's tables, before any data is read
     for table in config["terminology"]["maps"]:
         load_map_table(Path(table))
-    from transforms.terminology.displays import load_display_table
-
     for table in config["terminology"].get("display_tables") or []:
         load_display_table(Path(table))
+    import transforms.tasks  # noqa: F401 - registers the shipped builders
+    from transforms.tasks.plugin import BuilderError, builders_fingerprint, check_builders, load_builders
+
+    try:
+        load_builders(config["tasks"]["builders"])
+        check_builders({t["id"]: t["builder"] for t in matrix.tasks})
+    except BuilderError as exc:
+        raise UserError(str(exc)) from None
     from pipelines.validate_command import leak_settings
 
     leak = leak_settings(config, [s.root for s in sources])  # None when leak_gate.enabled is false
     fingerprint = input_fingerprint(sources)
     dask_partitions_for_input(opts, sources)
-    chash = config_hash(config, {"benchmarks": ctx.benchmarks})
+    chash = config_hash(config, {"benchmarks": ctx.benchmarks, "builders": builders_fingerprint()})
+    return sources, config, secret, opts, ctx, fingerprint, chash, leak
+
+
+def run_build(args, beam_args: list[str]) -> int:
+    from pipelines.manifest import finish_manifest
+    from pipelines.output_dir import clean_partial, interrupted_build, mark_done, mark_running, write_resolved_config
+    from pipelines.progress import RunProgress, print_summary
+
+    sources, config, secret, opts, ctx, fingerprint, chash, leak = preflight(args, beam_args)
+    runner = runner_name(opts)
+    if getattr(args, "dry_run", False):
+        print(f"medcorpus: dry run: {len(sources)} source(s), config, secret, builders and {runner} options checked; "
+              f"config hash {chash[:12]}; nothing was read or written", file=sys.stderr)
+        return 0
     incremental = getattr(args, "incremental", False)
     if getattr(args, "skip_unchanged", False) or incremental:
         previous = reusable_build(args.output, fingerprint=fingerprint, config_hash=chash, secret=secret)
@@ -316,8 +280,10 @@ def run_build(args, beam_args: list[str]) -> int:
 
                 code = code if validate_dir(args.output, None, leak=leak) else 1
             return code
-    prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False) or incremental,
-                   keep=("cache",) if incremental else ())
+    if interrupted_build(args.output):
+        print(f"medcorpus: replacing the unfinished build left in {args.output}", file=sys.stderr)
+    keep = ("cache",) if incremental else ()
+    prepare_output(args.output, args.overwrite or getattr(args, "skip_unchanged", False) or incremental, keep=keep)
     if incremental:
         ctx.cache_dir = (FileSystems.join(args.output, "cache") if "://" in args.output
                          else str(Path(args.output).resolve() / "cache"))
@@ -325,32 +291,62 @@ def run_build(args, beam_args: list[str]) -> int:
     if any(s.kind == "dicom" for s in sources):
         warn_if_ocr_unavailable(ctx.deid_policy)
     run_id = uuid.uuid4().hex[:12]
+    mark_running(args.output, run_id)
     started = time.time()
-    print(f"medcorpus {__version__}: building {len(sources)} source(s) with {runner_name(opts)}"
+    print(f"medcorpus {__version__}: building {len(sources)} source(s) with {runner}"
           f"{' (bundled sample, demo secret)' if secret.demo else ''}", file=sys.stderr)
-    from pipelines.progress import RunProgress
+    from pipelines.local_runner import runner_for
 
-    with RunProgress("medcorpus build"), beam.Pipeline(options=opts) as p:
-        build_pipeline(p, sources, ctx)
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
+    os.environ["MEDCORPUS_VERBOSE"] = "1" if verbose else "0"  # read by local worker processes
+    local = runner in ("DirectRunner", "direct", "PortableRunner", "FnApiRunner")
+    try:
+        with RunProgress("medcorpus build", local=local, verbose=verbose), \
+                beam.Pipeline(runner=runner_for(opts), options=opts) as p:
+            build_pipeline(p, sources, ctx)
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)  # the runner's shutdown noise is not news
+        clean_partial(args.output, keep=keep)
+        print(f"medcorpus: interrupted; removed the partial output in {args.output}"
+              f"{' (kept the cache: the same command resumes)' if incremental else ''}", file=sys.stderr)
+        return 130
     finished = time.time()
     manifest = finish_manifest(
         args.output, run_id=run_id, version=__version__, config=config,
         config_hash=chash, secret=secret, input_fingerprint=fingerprint,
-        runner=runner_name(opts), sources=sources, started=started, finished=finished,
+        runner=runner, sources=sources, started=started, finished=finished,
         deid_policy=ctx.deid_policy)
+    write_resolved_config(args.output, config)
     from pipelines.datacard import write_audit_log, write_data_card
 
     write_data_card(args.output, manifest)
     write_audit_log(args.output, manifest)
     if "://" not in args.output:
         shutil.rmtree(Path(args.output) / "_stats", ignore_errors=True)
+    mark_done(args.output)
     print_summary(args.output, manifest)
+    return finish_checks(args, manifest, leak)
+
+
+def finish_checks(args, manifest: dict, leak=None) -> int:
+    """The exit code: reconciliation, leakage, builder failures, empty training splits, the gate."""
+    from pipelines.progress import builder_failures
+    from schemas.tables import LAYOUT, TRAINING_FAMILIES
+
     code = 0
     if not manifest["reconciliation"]["ok"]:
         print("medcorpus: error: counts do not reconcile (see manifest.json 'reconciliation')", file=sys.stderr)
         code = 1
     if manifest.get("leakage", {}).get("problems"):
         print("medcorpus: error: evaluation leakage detected (see manifest.json 'leakage')", file=sys.stderr)
+        code = 1
+    for (builder, exc), n in builder_failures(manifest).items():
+        print(f"medcorpus: warning: task builder '{builder}' raised {exc} on {n} patient(s); their examples are "
+              "missing (rejected/, stage tasks)", file=sys.stderr)
+    by_split = manifest["counts"]["by_split"]
+    if not any(by_split.get(t, 0) for f in TRAINING_FAMILIES for t in LAYOUT[f]):
+        print("medcorpus: error: every training split is empty (pretraining, sft, preference): "
+              + empty_hint(manifest), file=sys.stderr)
         code = 1
     from pipelines.validate_command import run_leak_gate, validate_dir
 
@@ -366,3 +362,20 @@ def run_build(args, beam_args: list[str]) -> int:
         if leak and not run_leak_gate(args.output, leak, thumbnails):
             code = 1
     return code
+
+
+def empty_hint(manifest: dict) -> str:
+    """Where the input went: the largest filter/reject reason over every stage."""
+    reasons: dict[str, int] = {}
+    for ledger, stages in (manifest.get("stages") or {}).items():
+        if ledger not in ("units", "documents", "examples"):
+            continue
+        for stage, st in stages.items():
+            for kind in ("filtered", "rejected"):
+                for reason, n in st.get(kind, {}).items():
+                    reasons[f"{stage} {kind} {reason}"] = reasons.get(f"{stage} {kind} {reason}", 0) + n
+    read = manifest["reconciliation"]["units"]["read"]
+    if not reasons:
+        return f"{read} input unit(s) read; nothing reached the splits (see manifest.json 'stages')"
+    top = max(reasons, key=reasons.get)
+    return f"{read} input unit(s) read; most went to: {top} ({reasons[top]}) - see manifest.json 'stages'"

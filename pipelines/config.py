@@ -85,6 +85,12 @@ def load_config(path: str | None = None) -> dict:
         config[key] = str(resolve_path(str(config[key]), base_dir))
         if not Path(config[key]).is_file():
             raise UserError(f"config '{key}' names a file that does not exist: {config[key]}")
+    overrides = (config.get("review") or {}).get("overrides")
+    if overrides and "://" not in str(overrides):
+        config["review"]["overrides"] = str(resolve_path(str(overrides), base_dir))
+    from pipelines.config_schema import check_config
+
+    check_config(config)
     return config
 
 

@@ -59,6 +59,9 @@ def quiet_libraries() -> None:
 
 
 def event(ledger: str, stage: str, outcome: str, reason: str = "", source_kind: str = "", n: int = 1):
+    from transforms.progress import tick
+
+    tick(ledger, stage, outcome, n)  # the local progress display (a no-op elsewhere)
     return pvalue.TaggedOutput(EVENTS, ((ledger, stage, outcome, reason, source_kind), n))
 
 

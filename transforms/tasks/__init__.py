@@ -31,8 +31,14 @@ def _finish(ex: dict, task: dict, matrix) -> dict | None:
     return ex
 
 
-def _run(builder, item, task: dict, matrix, ctx: dict) -> list[dict]:
-    built = [_finish(ex, task, matrix) for ex in builder(item, _task_context(task, matrix), ctx)]
+def _run(builder, item, task: dict, matrix, ctx: dict, on_error=None) -> list[dict]:
+    try:
+        built = [_finish(ex, task, matrix) for ex in builder(item, _task_context(task, matrix), ctx)]
+    except Exception as exc:  # noqa: BLE001 - a user builder may raise anything
+        if on_error is None:
+            raise
+        on_error(task, task["builder"], exc)
+        return []
     quota = int((task.get("quota") or {}).get("max", 1000))
     out = []
     for lang in sorted({ex["language"] for ex in built if ex}):  # the quota holds per language
@@ -40,8 +46,11 @@ def _run(builder, item, task: dict, matrix, ctx: dict) -> list[dict]:
     return out
 
 
-def build_examples_for_record(record: dict, matrix, ctx: dict | None = None) -> list[dict]:
-    """Every example the matrix's record tasks produce for one patient, quotas applied deterministically."""
+def build_examples_for_record(record: dict, matrix, ctx: dict | None = None, on_error=None) -> list[dict]:
+    """Every example the matrix's record tasks produce for one patient, quotas applied deterministically.
+
+    With ``on_error(task, builder_name, exc)``, an exception in one builder call is handed to it and
+    the other builders still run (the task stage counts it as a reject); without, it propagates."""
     from transforms.tiering.matrix import classify, tasks_for
 
     cls = classify(record.get("disease_codes") or [], matrix)
@@ -49,7 +58,7 @@ def build_examples_for_record(record: dict, matrix, ctx: dict | None = None) -> 
     for task in tasks_for(cls["disease_ids"], matrix):
         builder = BUILDERS.get(task["builder"])
         if builder is not None and KINDS.get(task["builder"], "record") == "record":
-            out += _run(builder, record, task, matrix, ctx or {})
+            out += _run(builder, record, task, matrix, ctx or {}, on_error)
     return out
 
 
@@ -63,4 +72,7 @@ def build_examples_for_document(doc: dict, matrix, ctx: dict | None = None) -> l
     return out
 
 
-__all__ = ["build_examples_for_record", "build_examples_for_document", "register_builder", "BUILDERS"]
+from transforms.tasks.plugin import chat, new_example  # noqa: E402 - the public helper API
+
+__all__ = ["build_examples_for_record", "build_examples_for_document", "register_builder", "BUILDERS", "chat",
+           "new_example"]

@@ -2,8 +2,9 @@
 
 ``kind="record"`` builders (the default) get a de-identified patient record; ``kind="document"`` builders
 get one standalone document (guidelines, literature). Users add a builder by registering a function in a
-module listed under ``tasks.builders`` in the build config; the task stage imports those modules on every
-worker before building.
+module listed under ``tasks.builders`` in the build config; the driver imports and checks those modules at
+start-up and the task stage imports them on every worker before building. The contract and the public
+helpers are in ``transforms.tasks.plugin``.
 """
 from __future__ import annotations
 

@@ -39,9 +39,13 @@ class BuildForRecord(Operator):
         from transforms.tiering.matrix import classify
 
         outs = []
-        for ex in build_examples_for_record(record, self.matrix):
+        failures = []
+        for ex in build_examples_for_record(record, self.matrix,
+                                            on_error=lambda task, name, exc: failures.append((task, name, exc))):
             outs.append(with_signals(ex, record.get("record_signals")))
             outs.append(event_out(ex))
+        for task, name, exc in failures:
+            outs += builder_failure(record.get("patient_key") or "", task["id"], name, exc)
         # the patient's stratum for stratified splits: main disease and the source kinds it has
         diseases = classify(record.get("disease_codes") or [], self.matrix)["disease_ids"]
         kinds = sorted({d.get("source_kind") for d in record.get("documents") or [] if d.get("source_kind")}
@@ -60,6 +64,19 @@ def with_signals(ex: dict, record_signals: dict | None) -> dict:
     if record_signals:
         ex["record_signals"] = dict(record_signals)
     return ex
+
+
+def builder_failure(patient_key: str, task_id: str, builder: str, exc: Exception) -> list:
+    """A failed builder call: a rejected row naming the builder and the exception type (not its
+    message, which may quote the record) and a ``builders`` ledger event the console reports."""
+    from transforms.base import REJECT, REJECTED, event, rejected_row
+
+    reason = f"builder_error:{builder}:{type(exc).__name__}"
+    return [beam.pvalue.TaggedOutput(REJECTED, rejected_row(
+                patient_key, "patient", "fhir", "tasks", reason,
+                f"task builder '{builder}' (task {task_id}) raised {type(exc).__name__}; the patient's examples "
+                "for this task are missing; details withheld (may contain PHI)")),
+            event("builders", "tasks", REJECT, reason, "fhir")]
 
 
 def event_out(ex: dict):

@@ -1,0 +1,89 @@
+"""Live counts for the local progress display: a tap on the ledger events every stage emits.
+
+When the driver sets ``MEDCORPUS_PROGRESS_DIR`` (local runners only: worker processes inherit it),
+each process sums the events it emits per (ledger, stage, outcome) and rewrites one small JSON file
+there at most twice a second, with the time each stage last moved. Without the variable (Dataflow,
+Flink, tests) ``tick`` returns at once. The files hold counts only.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+ENV = "MEDCORPUS_PROGRESS_DIR"
+INTERVAL_S = 0.5
+
+_dir: str | None = None
+_pid: int | None = None
+_counts: dict[str, int] = {}
+_last: dict[str, float] = {}
+_dirty = False
+_lock = threading.Lock()
+
+
+def tick(ledger: str, stage: str, outcome: str, n: int) -> None:
+    global _dir, _pid, _dirty
+    if _pid != os.getpid():  # first call in this process (or after a fork)
+        _start()
+    if not _dir:
+        return
+    key = f"{ledger}|{stage}|{outcome}"
+    with _lock:
+        _counts[key] = _counts.get(key, 0) + n
+        _last[stage] = time.time()
+        _dirty = True
+
+
+def _start() -> None:
+    global _dir, _pid
+    _pid = os.getpid()
+    _dir = os.environ.get(ENV) or None
+    _counts.clear()
+    _last.clear()
+    if _dir:
+        threading.Thread(target=_flush_loop, name="medcorpus-progress", daemon=True).start()
+
+
+def _flush_loop() -> None:
+    global _dirty
+    import json
+
+    path = os.path.join(_dir, f"{_pid}-{threading.get_ident()}.json")
+    while os.path.isdir(_dir or ""):
+        time.sleep(INTERVAL_S)
+        with _lock:
+            if not _dirty:
+                continue
+            data = json.dumps({"counts": _counts, "last": _last})
+            _dirty = False
+        try:
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except OSError:
+            return  # the run ended and removed the directory
+
+
+def read_all(directory: str) -> tuple[dict[str, int], dict[str, float]]:
+    """Sum every process's file: counts per "ledger|stage|outcome", and when each stage last moved."""
+    import json
+
+    counts: dict[str, int] = {}
+    last: dict[str, float] = {}
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(".json")]
+    except OSError:
+        return counts, last
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        for k, v in data.get("counts", {}).items():
+            counts[k] = counts.get(k, 0) + int(v)
+        for k, v in data.get("last", {}).items():
+            last[k] = max(last.get(k, 0.0), float(v))
+    return counts, last
