@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.cli import main
-from schemas.tables import SPLITS, TABLES
+from schemas.tables import FAMILY, SPLITS, TABLES
 
 
 def build(out: Path, *extra: str) -> dict:
@@ -57,7 +57,7 @@ def patient_families(out: Path) -> dict[str, str]:
         for f in sorted((out / split).glob("*.parquet")):
             for key in pq.read_table(f).column("patient_key").to_pylist():
                 if key:
-                    fam = "evaluation" if split == "evaluation" else "train"
+                    fam = "evaluation" if FAMILY[split] == "evaluation" else "train"
                     assert family.setdefault(key, fam) == fam, "a patient is in evaluation and training"
     return family
 

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import SPLITS
+from schemas.tables import FAMILY, LAYOUT, SPLITS
 from tests.pipeline.helpers import build, read_table, shared_build, sorted_rows
 
 
@@ -37,11 +37,16 @@ def corpus_portable(tmp_path_factory):
 
 def test_every_split_has_rows_and_enforces_its_schema(corpus):
     out, manifest = corpus
+    text_tables = [text for text, _ in LAYOUT.values()]
     for split, schema in SPLITS.items():
         table = read_table(out, split)
-        assert table.num_rows > 0, split
+        assert table.num_rows > 0 or split not in text_tables, split
         assert table.schema.remove_metadata().equals(schema.remove_metadata()), split
         assert manifest["counts"]["by_split"][split] == table.num_rows
+    # the sample's DICOM studies give image rows, each in its family's multimodal table only
+    assert manifest["counts"]["by_split"]["pretraining_images"] > 0
+    for text in text_tables:
+        assert not {"image", "images"} & set(read_table(out, text).column_names), text
 
 
 def test_shards_are_named_and_hashed_in_the_manifest(corpus):
@@ -108,17 +113,18 @@ def test_no_patient_in_two_splits(corpus):
     for split in SPLITS:
         for key in read_table(out, split).column("patient_key").to_pylist():
             if key:
-                fam = "evaluation" if split == "evaluation" else "train"
+                fam = "evaluation" if FAMILY[split] == "evaluation" else "train"
                 assert family.setdefault(key, fam) == fam, "a patient is in evaluation and training"
 
 
 def test_image_rows_hold_png_structs(corpus):
     out, _ = corpus
-    rows = [r for r in read_table(out, "pretraining").to_pylist() if r["modality"] == "image"]
+    assert "image" not in read_table(out, "pretraining").column_names
+    rows = read_table(out, "pretraining_images").to_pylist()
     assert rows, "the sample's DICOM studies give image rows"
     for r in rows:
         assert r["image"]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
-        assert r["image"]["path"].endswith(".png")
+        assert r["image"]["path"].endswith(".png") and r["modality"] == "image"
 
 
 def test_splits_load_with_duckdb_and_pandas(corpus):
@@ -352,7 +358,7 @@ def test_a_diagnosis_reads_the_same_in_every_example(corpus):
     out, _ = corpus
     answers = [(r["language"], m["content"]) for r in read_table(out, "sft").to_pylist()
                for m in r["messages"] if m["role"] == "assistant"]
-    answers += [(r["language"], r["chosen"]) for r in read_table(out, "preference").to_pylist()]
+    answers += [(r["language"], m["content"]) for r in read_table(out, "preference").to_pylist() for m in r["chosen"]]
     names = defaultdict(set)
     for lang, text in answers:
         for code, name in re.findall(r"(?m)^([A-Z]\d\d(?:\.\w+)?) - (.+)$", text):

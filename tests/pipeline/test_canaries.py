@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from pipelines.cli import main
 from pipelines.sample.export import SAMPLE_DIR
 from schemas.tables import SPLITS
+from transforms.write.rows import content_text
 from transforms.quality.leak_scan import scan_text
 
 CANARIES = ["219-09-9999", "13900001234", "Zebulon Quackenbush", "MRN-CANARY-5541"]
@@ -31,7 +32,7 @@ def test_planted_canaries_are_not_in_any_output(tmp_path, monkeypatch):
     for split in SPLITS:
         for f in (out / split).glob("*.parquet"):
             for row in pq.read_table(f).to_pylist():
-                for value in [row.get(k) for k in ("text", "prompt", "chosen", "rejected", "reference")] + \
+                for value in [content_text(row.get(k)) for k in ("text", "prompt", "chosen", "rejected", "reference")] + \
                         [m["content"] for m in row.get("messages") or []]:
                     if value:
                         texts += 1
