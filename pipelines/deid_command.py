@@ -192,10 +192,13 @@ def _merge(dicts):
 
 def run_deid(args, beam_args: list[str] | None = None) -> int:
     from pipelines.build import pipeline_options, prepare_output
+    from pipelines.local_runner import runner_for
+    from pipelines.options import check_remote_path
     from transforms.io.limits import Limits
     from transforms.io.read import ListFiles
 
     config = load_config(args.config)
+    check_remote_path(args.output, "--output")
     sources = []
     for inp in args.inputs:
         if "://" not in inp and not Path(inp).exists():
@@ -214,7 +217,7 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
     fhir_version = str((config.get("fhir") or {}).get("version") or "R4")
     tables = tuple((config.get("terminology") or {}).get("display_tables") or [])
     limits, fhir_mode = Limits.from_config(config), str((config.get("fhir") or {}).get("mode") or "lenient")
-    with beam.Pipeline(options=opts) as p:
+    with beam.Pipeline(runner=runner_for(opts), options=opts) as p:
         files = (p
                  | "Inputs" >> beam.Create([s.as_dict() for s in sources])
                  | "List" >> ListFiles())
