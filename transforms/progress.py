@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 def tick(ledger: str, stage: str, outcome: str, n: int) -> None:
     global _dir, _pid, _dirty
-    if _pid != os.getpid():  # first call in this process (or after a fork)
+    if _pid != os.getpid() or _dir != (os.environ.get(ENV) or None):  # a new process, fork or run
         _start()
     if not _dir:
         return
@@ -49,8 +49,9 @@ def _flush_loop() -> None:
     global _dirty
     import json
 
-    path = os.path.join(_dir, f"{_pid}-{threading.get_ident()}.json")
-    while os.path.isdir(_dir or ""):
+    directory = _dir
+    path = os.path.join(directory, f"{_pid}-{threading.get_ident()}.json")
+    while _dir == directory and os.path.isdir(directory):
         time.sleep(INTERVAL_S)
         with _lock:
             if not _dirty:
