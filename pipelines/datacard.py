@@ -97,20 +97,21 @@ DEFAULT_CONFIG = "sft"
 
 
 def dataset_configs(manifest: dict) -> list[dict]:
-    """One ``datasets`` config per table: the four text-only tables always, a multimodal table when
-    it holds rows. Evaluation tables are the ``test`` split, the others ``train``."""
-    from schemas.tables import FAMILY, LAYOUT, SPLITS
+    """One ``datasets`` config per table that holds rows (``datasets`` cannot load an empty split).
+    Evaluation tables are the ``test`` split, the others ``train``; ``sft`` is the default (else
+    the first table with rows)."""
+    from schemas.tables import FAMILY, SPLITS
 
     counts = manifest["counts"]["by_split"]
     configs = []
     for table in SPLITS:
-        if table not in (text for text, _ in LAYOUT.values()) and not counts.get(table):
+        if not counts.get(table):
             continue
         split = "test" if FAMILY[table] == "evaluation" else "train"
-        config = {"config_name": table, "data_files": [{"split": split, "path": f"{table}/*.parquet"}]}
-        if table == DEFAULT_CONFIG:
-            config["default"] = True
-        configs.append(config)
+        configs.append({"config_name": table, "data_files": [{"split": split, "path": f"{table}/*.parquet"}]})
+    default = next((c for c in configs if c["config_name"] == DEFAULT_CONFIG), configs[0] if configs else None)
+    if default is not None:
+        default["default"] = True
     return configs
 
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from pipelines.cli import main
 
 
-def test_malformed_patient_shapes_are_rejected_not_fatal(tmp_path, monkeypatch):
+def test_malformed_patient_shapes_are_rejected_not_fatal(tmp_path, monkeypatch, capsys):
     src = tmp_path / "fhir"
     src.mkdir()
     lines = [
@@ -20,7 +20,10 @@ def test_malformed_patient_shapes_are_rejected_not_fatal(tmp_path, monkeypatch):
     (src / "mixed.ndjson").write_text("\n".join(json.dumps(l) for l in lines) + "\n", encoding="utf-8")
     monkeypatch.setenv("MEDCORPUS_SECRET", "malformed-test-secret-0123456")
     out = tmp_path / "out"
-    assert main(["build", "--source", f"fhir:{src}", "--output", str(out), "--direct_running_mode", "in_memory"]) == 0
+    # three resources make no training example: the build says so (exit 1) but does not crash
+    assert main(["build", "--source", f"fhir:{src}", "--output", str(out), "--direct_running_mode", "in_memory"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("medcorpus: error:")]
+    assert len(errors) == 1 and "every training split is empty" in errors[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["reconciliation"]["ok"], manifest["reconciliation"]["problems"]
     assert manifest["reconciliation"]["units"]["read"] == 3

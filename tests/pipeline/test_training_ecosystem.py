@@ -47,7 +47,7 @@ def test_every_table_loads_by_config_name_and_the_default_is_sft(corpus, hf):
         assert split == ("test" if name.startswith("evaluation") else "train")
         ds = hf(str(corpus), name, split=split)
         assert ds.num_rows == manifest["counts"]["by_split"][name] > 0, name
-    for name in set(SPLITS) - set(configs):  # an empty multimodal table is left out of the card
+    for name in set(SPLITS) - set(configs):  # a table without rows is left out of the card
         assert manifest["counts"]["by_split"][name] == 0
     default = hf(str(corpus))
     assert list(default) == ["train"] and default["train"].num_rows == manifest["counts"]["by_split"]["sft"]

@@ -33,7 +33,10 @@ def shard_of(row_id: str, count: int) -> int:
 def write_shard(path: str, rows: list[dict], schema: pa.Schema) -> None:
     table = pa.Table.from_pylist(sorted(rows, key=lambda r: str(r.get("id") or r.get("source", "")) + "\x1f" + str(r.get("position", "")) + str(r.get("stage", ""))), schema=schema)
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", write_statistics=True)
+    if table.num_rows:
+        pq.write_table(table, buf, compression="zstd", write_statistics=True)
+    else:  # no row group at all: readers (Hugging Face datasets among them) choke on a 0-row row group
+        pq.ParquetWriter(buf, schema, compression="zstd").close()
     with FileSystems.create(path) as fh:
         fh.write(buf.getvalue())
 
