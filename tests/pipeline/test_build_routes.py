@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.cli import main
 from schemas.tables import SPLITS
+from transforms.write.rows import content_text
 from tests.pipeline.routes_inputs import OLD, UNLINKED_DATE, output_strings, planted, write_build_inputs
 from transforms.deid.text import KnownPHI
 
@@ -41,7 +42,7 @@ def split_texts(out) -> list[tuple[str, dict, str]]:
     for split in SPLITS:
         for f in sorted((out / split).glob("*.parquet")):
             for row in pq.read_table(f).to_pylist():
-                texts = [row.get(k) for k in ("text", "prompt", "chosen", "rejected", "reference")]
+                texts = [content_text(row.get(k)) for k in ("text", "prompt", "chosen", "rejected", "reference")]
                 texts += [m["content"] for m in row.get("messages") or []]
                 rows.append((split, row, "\n".join(t for t in texts if t)))
     return rows
