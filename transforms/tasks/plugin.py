@@ -21,14 +21,18 @@ The contract:
   patient record (``docs/ARCHITECTURE.md``, "De-identified patient record": ``patient_key``,
   ``resources`` (FHIR R4 dicts), ``documents``, ``images``, ``disease_codes``); ``task`` is the
   matrix task (``id``, ``disease``, ``scenario``, ``sets``, ``annotation_level``, ``quota``,
-  ``languages``); ``ctx`` is a dict reserved for future use.
+  ``languages``, the matched ``disease_ids``/``disease_names`` and every disease's ICD-10
+  ``disease_patterns``); ``ctx`` is a dict reserved for future use.
 * Each example comes from ``new_example`` (a deterministic id from the task, the patient and
-  ``key``) and gets either ``messages`` (``set`` ``sft`` or ``evaluation``; use ``chat``) or
+  ``key``) and names the ICD-10 codes its answer is about in ``answer_codes``: tasks are cell-true,
+  so the example's ``disease_ids``/``disease_codes`` are derived from them, and a disease-specific
+  task (``disease: <id>``, not ``"*"``) keeps only the examples whose ``answer_codes`` fall under
+  its disease (an example without them counts for no disease). It gets either ``messages`` (``set`` ``sft`` or ``evaluation``; use ``chat``) or
   ``prompt``/``chosen``/``rejected`` strings and a ``corruption`` kind (``set`` ``preference``; the
   writer turns them into TRL's conversational format). ``images`` holds ``{bytes, path}`` PNG
   structs from ``record["images"]``; an example with images lands in the ``*_multimodal`` table.
 * Deterministic and side-effect free: same record -> same examples, no file or network access. The
-  examples are sorted by id and cut to the task's ``quota.max``.
+  examples are sorted by id and cut to the task's ``quota.max`` per language.
 * Errors: an exception is caught per builder call and counted as a reject (``rejected/``,
   ``error_kind`` ``builder_error:<builder>:<ExceptionType>``, the message withheld because it may
   quote the record); the patient's other builders still run and the console names the builder.
@@ -60,13 +64,20 @@ def example_id(task_id: str, patient_key: str | None, *key: str) -> str:
 
 
 def new_example(record: dict, task: dict, *, key: Iterable[str], language: str, set: str,  # noqa: A002
-                source_kind: str = "fhir", modality: str = "text") -> dict:
-    """A new example of ``task`` for ``record``; ``key`` tells apart the examples of one patient."""
+                answer_codes: Iterable[str] = (), source_kind: str = "fhir", modality: str = "text") -> dict:
+    """A new example of ``task`` for ``record``; ``key`` tells apart the examples of one patient;
+    ``answer_codes`` are the ICD-10 codes the answer is about (they place the example in its cells)."""
     if set not in ("sft", "preference", "evaluation"):
         raise ValueError("set must be sft, preference or evaluation")
     return {"example_id": example_id(task["id"], record.get("patient_key"), *key), "set": set,
             "patient_key": record.get("patient_key"), "language": language, "source_kind": source_kind,
-            "modality": modality, "disease_codes": list(record.get("disease_codes") or []), "images": []}
+            "modality": modality, "answer_codes": sorted(_code_set(answer_codes)), "images": []}
+
+
+def _code_set(codes: Iterable[str]) -> frozenset:
+    if isinstance(codes, str):
+        raise ValueError("answer_codes must be a list of ICD-10 codes, not one string")
+    return frozenset(str(c) for c in codes)
 
 
 def chat(prompt: str, answer: str, system: str | None = None) -> list[dict]:
