@@ -37,8 +37,19 @@ SPLITS = ("sft", "preference", "evaluation")
 
 
 def rows(out: str, split: str) -> list[dict]:
-    files = sorted(glob.glob(f"{out}/{split}/*.parquet"))
-    return [r for f in files for r in pq.read_table(f).to_pylist()]
+    """Every row of a split family: its text-only and its multimodal table (``schemas.tables.LAYOUT``),
+    TRL's preference message lists read as text."""
+    from schemas.tables import LAYOUT
+
+    files = sorted(f for table in LAYOUT[split] for f in glob.glob(f"{out}/{table}/*.parquet"))
+    return [_as_text(r) for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def _as_text(r: dict) -> dict:
+    for k in ("prompt", "chosen", "rejected"):
+        if isinstance(r.get(k), list):
+            r[k] = "\n".join(m["content"] for m in r[k])
+    return r
 
 
 def norm(text: str) -> str:
