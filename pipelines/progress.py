@@ -9,9 +9,13 @@ from rich.table import Table
 
 #: what a stage is doing, for the live display
 STAGE_WORDS = {"read": "reading inputs", "link": "linking by patient", "deid": "de-identifying",
-               "terminology": "coding terminology", "quality": "checking quality", "dedup": "deduplicating",
-               "tier": "tiering", "tasks": "building task examples", "split": "splitting and decontaminating",
-               "write": "writing Parquet"}
+               "terminology": "coding terminology", "linearise": "writing record summaries",
+               "boilerplate": "removing template text", "quality": "checking quality", "dedup": "deduplicating",
+               "tier": "tiering", "tasks": "building task examples", "example_dedup": "deduplicating examples",
+               "split": "splitting and decontaminating", "write": "writing Parquet"}
+#: stage order in the end-of-run summary
+STAGE_ORDER = ["read", "link", "deid", "linearise", "boilerplate", "quality", "dedup", "tier", "tasks",
+               "example_dedup", "split"]
 #: (label, ledger|stage|outcome keys summed) shown after the running stage
 COUNTS = (("read", ("units|read|in",)), ("de-identified", ("units|deid|out",)),
           ("documents", ("documents|quality|in",)), ("examples", ("examples|tasks|out",)),
@@ -108,7 +112,7 @@ def print_summary(out_dir: str, manifest: dict, file=None) -> None:
     stages = Table(title="stages (in = out + filtered + rejected)", show_edge=False)
     for col in ("ledger", "stage", "in", "out", "filtered", "rejected", "top reasons"):
         stages.add_column(col, justify="right" if col in ("in", "out", "filtered", "rejected") else "left")
-    order = ["read", "link", "deid", "quality", "dedup", "tier", "tasks", "split"]
+    order = STAGE_ORDER
     for ledger in ("units", "documents", "examples"):
         for stage in sorted(manifest["stages"].get(ledger, {}), key=lambda s: order.index(s) if s in order else 99):
             st = manifest["stages"][ledger][stage]
