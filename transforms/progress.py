@@ -19,6 +19,7 @@ _pid: int | None = None
 _counts: dict[str, int] = {}
 _last: dict[str, float] = {}
 _dirty = False
+_generation = 0  # bumped by each start: a flusher of an earlier start stops
 _lock = threading.Lock()
 
 
@@ -36,24 +37,30 @@ def tick(ledger: str, stage: str, outcome: str, n: int) -> None:
 
 
 def _start() -> None:
-    global _dir, _pid
-    _pid = os.getpid()
-    _dir = os.environ.get(ENV) or None
-    _counts.clear()
-    _last.clear()
-    if _dir:
-        threading.Thread(target=_flush_loop, name="medcorpus-progress", daemon=True).start()
+    global _dir, _pid, _generation, _lock
+    if _pid is not None and _pid != os.getpid():
+        _lock = threading.Lock()  # a forked child: the parent's lock may have been held at the fork
+    with _lock:
+        _pid = os.getpid()
+        _dir = os.environ.get(ENV) or None
+        _counts.clear()
+        _last.clear()
+        _generation += 1
+        if _dir:
+            threading.Thread(target=_flush_loop, args=(_dir, _generation), name="medcorpus-progress",
+                             daemon=True).start()
 
 
-def _flush_loop() -> None:
+def _flush_loop(directory: str, generation: int) -> None:
     global _dirty
     import json
 
-    directory = _dir
-    path = os.path.join(directory, f"{_pid}-{threading.get_ident()}.json")
-    while _dir == directory and os.path.isdir(directory):
+    path = os.path.join(directory, f"{os.getpid()}-{threading.get_ident()}.json")
+    while os.path.isdir(directory):
         time.sleep(INTERVAL_S)
         with _lock:
+            if _generation != generation:
+                return  # a later start took over: the counts (and the dirty flag) are its own
             if not _dirty:
                 continue
             data = json.dumps({"counts": _counts, "last": _last})

@@ -37,3 +37,26 @@ def test_a_stage_that_stopped_moving_is_shown_as_such():
     line = status_text(5, {}, {"split": 100.0}, 110.0)
     assert line == "0:05  after split: grouping or writing"
     assert status_text(0, {}, {}, 0) == "0:00  starting the pipeline"
+
+
+def test_a_new_run_is_counted_while_the_previous_runs_flusher_still_sleeps(tmp_path, monkeypatch):
+    """A build ends (its directory removed) just before the next run starts in the same process: the
+    old flusher must not take the new run's pending counts with it (they were never written)."""
+    import shutil
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.setenv(progress.ENV, str(first))
+    monkeypatch.setattr(progress, "_pid", None)
+    progress.tick("units", "read", "in", 1)
+    time.sleep(0.1)
+    shutil.rmtree(first)
+    monkeypatch.setenv(progress.ENV, str(second))
+    monkeypatch.setattr(progress, "_pid", None)
+    for _ in range(3):
+        progress.tick("units", "read", "in", 1)
+    deadline = time.time() + 5
+    while time.time() < deadline and not list(second.glob("*.json")):
+        time.sleep(0.1)
+    assert progress.read_all(str(second))[0] == {"units|read|in": 3}
