@@ -53,7 +53,14 @@ class Dicom(_Section):
 
 
 class Limits(_Section):
+    """Reader limits (``transforms/io/limits.py``; it also checks them, as positive numbers)."""
     max_file_mb: float = Field(gt=0, le=1_000_000)
+    max_decompressed_mb: float = Field(default=256, gt=0, le=1_000_000)
+    max_compression_ratio: float = Field(default=200, gt=0)
+    max_json_depth: int = Field(default=64, ge=1)
+    max_note_chars: int = Field(default=1_000_000, ge=1)
+    max_bundle_entries: int = Field(default=100_000, ge=1)
+    max_csv_cell_chars: int = Field(default=1_000_000, ge=1)
 
 
 class Terminology(_Section):
