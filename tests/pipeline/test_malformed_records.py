@@ -6,6 +6,7 @@ import json
 import pyarrow.parquet as pq
 
 from pipelines.cli import main
+from schemas.tables import SPLITS
 
 
 def test_malformed_patient_shapes_are_rejected_not_fatal(tmp_path, monkeypatch, capsys):
@@ -31,7 +32,7 @@ def test_malformed_patient_shapes_are_rejected_not_fatal(tmp_path, monkeypatch, 
     # the malformed Patient is de-identified (its PHI read from a repaired copy), not its whole record rejected
     assert not [r for r in rejected if r["stage"] == "deid"]
     assert manifest["reconciliation"]["units"]["written"] == 3
-    for table in ("rejected", "pretraining", "sft", "preference", "evaluation", "review"):
+    for table in ("rejected", "review", *SPLITS):
         rows = [r for f in (out / table).glob("*.parquet") for r in pq.read_table(f).to_pylist()]
         blob = json.dumps(rows, default=str)
         assert "NotAList" not in blob and "also-not-a-list" not in blob, table
