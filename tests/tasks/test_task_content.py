@@ -215,3 +215,14 @@ def test_example_dedup_keeps_one_and_prefers_the_disease_task():
     with beam.Pipeline(runner="DirectRunner", options=PipelineOptions(direct_running_mode="in_memory")) as p:
         out = p | beam.Create(exs) | DedupExamples(Ctx())
         assert_that(out["examples"] | beam.Map(lambda e: e["task_id"]), equal_to(["stroke_dx_coding", "dx_coding_pairs"]))
+
+
+def test_a_repeated_result_does_not_break_the_chronic_review():
+    """Two Observations alike in date, value and unit (a resent result): the review orders them by
+    content instead of comparing FHIR resources (a TypeError that lost the patient's examples)."""
+    rec = record([encounter("e1", "2021-03-01"), cond("c1", "44054006", "Diabetes mellitus type 2 (disorder)"),
+                  obs("o1", "4548-4", 7.9, "%", date="2021-03-01"), obs("o2", "4548-4", 7.9, "%", date="2021-03-01"),
+                  obs("o3", "4548-4", 7.1, "%", date="2020-09-01")], codes=["E11.9"])
+    (ex, *_) = only("diabetes_control_review", rec)
+    assert ex["answer_codes"] == ["E11.9"] and "7.9" in ex["messages"][-1]["content"]
+    assert only("diabetes_control_review", rec) == only("diabetes_control_review", rec)

@@ -154,6 +154,13 @@ def _turns(q: str, a: str) -> list[dict]:
     return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
 
 
+def _point_key(point: tuple) -> tuple:
+    import orjson
+
+    date, value, unit, node, disp = point
+    return date, value, unit, disp, orjson.dumps(node, option=orjson.OPT_SORT_KEYS)
+
+
 TREND = {"en": {"up": "rising", "down": "falling", "flat": "stable"}, "zh": {"up": "上升", "down": "下降", "flat": "稳定"}}
 
 
@@ -177,7 +184,9 @@ def chronic_review(record, task, ctx):
             if loinc in spec["loinc"]:
                 series.setdefault(loinc, []).append((date, value, unit, node, disp))
         for loinc in spec["loinc"]:
-            points = sorted(series.get(loinc) or [])[-6:]
+            # by date, value, unit and display; two results alike in all four (a repeated Observation)
+            # are ordered by their content, never by comparing the FHIR nodes themselves
+            points = sorted(series.get(loinc) or [], key=_point_key)[-6:]
             name = analyte_name(loinc, points[0][4] if points else "", lang)
             if len(points) < 2 or not name:
                 continue
