@@ -252,7 +252,7 @@ def preflight(args, beam_args: list[str]):
     fingerprint = input_fingerprint(sources)
     dask_partitions_for_input(opts, sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks, "builders": builders_fingerprint()})
-    return sources, config, secret, opts, ctx, fingerprint, chash, leak
+    return sources, config, secret, opts, ctx, leak, fingerprint, chash
 
 
 def run_build(args, beam_args: list[str]) -> int:
@@ -260,7 +260,7 @@ def run_build(args, beam_args: list[str]) -> int:
     from pipelines.output_dir import clean_partial, interrupted_build, mark_done, mark_running, write_resolved_config
     from pipelines.progress import RunProgress, print_summary
 
-    sources, config, secret, opts, ctx, fingerprint, chash, leak = preflight(args, beam_args)
+    sources, config, secret, opts, ctx, leak, fingerprint, chash = preflight(args, beam_args)
     runner = runner_name(opts)
     if getattr(args, "dry_run", False):
         print(f"medcorpus: dry run: {len(sources)} source(s), config, secret, builders and {runner} options checked; "
