@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.errors import UserError
 
+#: config keys whose values an error line never quotes
+UNQUOTED = ("leak_gate.canaries",)
 MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -119,6 +121,15 @@ class Output(_Section):
         return v
 
 
+class LeakGate(_Section):
+    """The leak gate (``transforms/quality/leak_gate.py``); ``validate_command.leak_settings`` also
+    compiles the patterns."""
+    enabled: bool
+    canaries: list[str]
+    patterns: dict[str, str]
+    ocr_images: bool
+
+
 class BuildConfig(_Section):
     fhir: Fhir
     text: Text
@@ -135,6 +146,7 @@ class BuildConfig(_Section):
     decontamination: Decontamination
     tasks: Tasks
     review: Review
+    leak_gate: LeakGate
     output: Output
 
     _files = field_validator("deid_policy", "matrix", "quality")(lambda v: _existing(v))
@@ -151,5 +163,6 @@ def check_config(config: dict) -> None:
         key = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+        hidden = key.startswith(UNQUOTED)  # planted canaries look like PHI: never echoed
+        shown = "" if hidden or isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
         raise UserError(f"invalid config value '{key}': {msg}{shown}") from None
