@@ -111,12 +111,18 @@ def record_reuse(output: str, previous: dict) -> None:
 
 
 def write_resolved_config(output: str, config: dict) -> str:
-    """``config.resolved.yaml`` beside the manifest: the effective config, usable as ``--config``
-    (paths absolute, shipped files as ``builtin:NAME``)."""
+    """``config.resolved.yaml`` beside the manifest: the effective config as checked, usable as
+    ``--config`` from the directory of the config file the build was given. It is a shareable side
+    file, so it names no absolute path: shipped files are ``builtin:NAME``, the user's files are
+    relative to that directory (as a config file writes them); object-store URIs stay as given."""
+    import os
+
     import yaml
     from apache_beam.io.filesystems import FileSystems
 
     from pipelines.config import CONFIG_DIR
+
+    base = str(config.get("_base_dir") or CONFIG_DIR)
 
     def public(v):
         if isinstance(v, dict):
@@ -125,10 +131,13 @@ def write_resolved_config(output: str, config: dict) -> str:
             return [public(x) for x in v]
         if isinstance(v, str) and v.startswith(str(CONFIG_DIR) + "/") and "/" not in v[len(str(CONFIG_DIR)) + 1:]:
             return "builtin:" + v[len(str(CONFIG_DIR)) + 1:]
+        if isinstance(v, str) and "://" not in v and os.path.isabs(v):
+            return os.path.relpath(v, base)
         return v
 
     text = ("# The effective configuration of this build (defaults + your --config), as medcorpus checked it.\n"
-            "# Rebuild with: medcorpus build --config config.resolved.yaml ...\n"
+            "# Paths are relative to the directory of that config file (no absolute path in a shareable file):\n"
+            "# copy this file there to rebuild with it: medcorpus build --config DIR/config.resolved.yaml ...\n"
             + yaml.safe_dump(public(config), sort_keys=False, allow_unicode=True))
     path = FileSystems.join(output, "config.resolved.yaml")
     with FileSystems.create(path) as fh:

@@ -75,8 +75,15 @@ def test_a_failing_builder_is_a_counted_reject_named_on_the_console(tmp_path, mo
     assert all("no_such_field" not in r["message"] for r in rejected)  # the exception text is withheld
     assert manifest["counts"]["by_split"]["sft"] > 0  # the other builders still ran for those patients
     assert (out / "config.resolved.yaml").is_file()
-    resolved = yaml.safe_load((out / "config.resolved.yaml").read_text(encoding="utf-8"))
+    text = (out / "config.resolved.yaml").read_text(encoding="utf-8")
+    resolved = yaml.safe_load(text)
     assert resolved["tasks"]["builders"] == ["site_builders_failing"] and resolved["quality"] == "builtin:quality.yaml"
+    # a shareable side file: no absolute path; copied beside the user's config it is that config again
+    assert resolved["matrix"] == "matrix.yaml" and str(tmp_path) not in text
+    from pipelines.config import load_config
+
+    (tmp_path / "again.yaml").write_text(text, encoding="utf-8")
+    assert load_config(str(tmp_path / "again.yaml"))["matrix"] == str(tmp_path / "matrix.yaml")
 
 
 def test_a_build_whose_training_splits_are_all_empty_exits_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
