@@ -39,6 +39,13 @@ def _assets() -> dict[str, Path]:
     return files
 
 
+def library_hashes() -> set[str]:
+    """sha256 of every asset ``make_offline`` copies verbatim (the leak gate skips exact copies)."""
+    import hashlib
+
+    return {hashlib.sha256(src.read_bytes()).hexdigest() for src in _assets().values()}
+
+
 def _local(url: str) -> str | None:
     """The vendored file that replaces a CDN url; "" to drop the tag; None to keep it."""
     u = url.lower()

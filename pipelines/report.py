@@ -300,7 +300,9 @@ def _leak_gate(out: Path) -> list[str]:
     note = (f"<p>{res.get('rows_scanned', 0):,} rows and {res.get('files_scanned', 0):,} files scanned (everything "
             f"outside lineage/ and cache/, file names included) for residual-PHI patterns, {c.get('planted', 0)} "
             f"planted canaries, {c.get('input_names', 0)} input file names and {c.get('roots', 0)} source paths"
-            f"{'; images through OCR' if res.get('ocr_images') else ''}. Counts only; details in "
+            f"{'; images through OCR' if res.get('ocr_images') else ''}"
+            f"{'; ' + str(res['library_files_skipped']) + ' exact copies of vendored Data Docs assets skipped' if res.get('library_files_skipped') else ''}"
+            ". Counts only; details in "
             "<code>quality/leak_scan.json</code>.</p>")
     return [verdict, _table(["table or file", "rows", "rows with hits", "hits by kind"], rows), note]
 

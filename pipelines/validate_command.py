@@ -43,8 +43,11 @@ def run_leak_gate(directory: str | Path, settings: dict, thumbnails: bool = Fals
         print("leak gate: skipped for an object-store output (run `medcorpus validate` on a local copy)",
               file=sys.stderr)
         return True
+    from expectations.datadocs import library_hashes
+
     result = scan_output(out, canaries=settings.get("canaries") or (), patterns=settings.get("patterns"),
-                         roots=settings.get("roots") or (), ocr_images=bool(settings.get("ocr_images")))
+                         roots=settings.get("roots") or (), ocr_images=bool(settings.get("ocr_images")),
+                         library=library_hashes())
     path = write_result(out, result)
     line = summary_line(result)
     print(line if result["ok"] else f"medcorpus: error: {line} (see {path})",

@@ -110,3 +110,19 @@ def test_data_docs_render_offline_in_headless_chromium(validated, tmp_path):
     lower = img.crop((0, 300, 1280, 700))
     assert ImageStat.Stat(lower).stddev[0] > 15
     print(f"Data Docs screenshot: {shot}", file=sys.stderr)
+
+
+def test_the_leak_gate_skips_exact_copies_of_the_vendored_data_docs_assets_only(tmp_path):
+    """The offline Data Docs ship bootstrap-table, whose licence banner holds its author's e-mail: an
+    exact copy is medcorpus's own file and passes the leak gate; a copy with anything added is scanned."""
+    from expectations.datadocs import VENDOR, library_hashes
+    from transforms.quality.leak_gate import scan_output
+
+    vendored = tmp_path / "quality" / "datadocs" / "static" / "vendor" / "bootstrap-table" / "LICENSE"
+    vendored.parent.mkdir(parents=True)
+    shutil.copyfile(VENDOR / "bootstrap-table-1.19.1" / "LICENSE", vendored)
+    assert not scan_output(tmp_path)["ok"]  # the banner's e-mail address is a hit without the exemption
+    result = scan_output(tmp_path, library=library_hashes())
+    assert result["ok"] and result["library_files_skipped"] == 1
+    vendored.write_text(vendored.read_text(encoding="utf-8") + "\nCall 555-867-5309\n", encoding="utf-8")
+    assert not scan_output(tmp_path, library=library_hashes())["ok"]
