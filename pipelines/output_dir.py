@@ -114,7 +114,8 @@ def write_resolved_config(output: str, config: dict) -> str:
     """``config.resolved.yaml`` beside the manifest: the effective config as checked, usable as
     ``--config`` from the directory of the config file the build was given. It is a shareable side
     file, so it names no absolute path: shipped files are ``builtin:NAME``, the user's files are
-    relative to that directory (as a config file writes them); object-store URIs stay as given."""
+    relative to that directory (as a config file writes them); object-store URIs stay as given; the
+    leak gate's planted canaries are withheld (counted in a comment)."""
     import os
 
     import yaml
@@ -135,10 +136,17 @@ def write_resolved_config(output: str, config: dict) -> str:
             return os.path.relpath(v, base)
         return v
 
+    resolved = public(config)
+    gate = resolved.get("leak_gate") or {}
+    withheld = len(gate.get("canaries") or [])
+    if withheld:  # planted canaries look like PHI and would trip the leak gate (and tell recipients what to hide)
+        gate["canaries"] = []
     text = ("# The effective configuration of this build (defaults + your --config), as medcorpus checked it.\n"
             "# Paths are relative to the directory of that config file (no absolute path in a shareable file):\n"
             "# copy this file there to rebuild with it: medcorpus build --config DIR/config.resolved.yaml ...\n"
-            + yaml.safe_dump(public(config), sort_keys=False, allow_unicode=True))
+            + (f"# leak_gate.canaries: {withheld} withheld (never written to a shareable file); add them back\n"
+               if withheld else "")
+            + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     path = FileSystems.join(output, "config.resolved.yaml")
     with FileSystems.create(path) as fh:
         fh.write(text.encode("utf-8"))
