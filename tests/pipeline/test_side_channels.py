@@ -158,7 +158,7 @@ def test_no_planted_identifier_reaches_any_shareable_file_or_file_name(red_team)
 
 def test_burned_in_text_is_redacted_in_the_released_images(red_team):
     _, out, _, _ = red_team
-    rows = [r for r in pq.read_table(out / "pretraining").to_pylist() if r["modality"] == "image"]
+    rows = [r for r in pq.read_table(out / "pretraining_images").to_pylist() if r["modality"] == "image"]
     assert len(rows) == 2, "both images are released (redacted), not quarantined"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["deid"]["images"].get("pixel_text_redacted:redact_all_text") == 2
