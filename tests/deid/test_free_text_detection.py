@@ -43,6 +43,7 @@ def test_clinician_and_patient_names_are_found_from_titles_roles_and_credentials
     ("ETHICS CONSULT TODAY WITH PT'S SON LEONARD.", ["LEONARD"]),
     ("lives alone, daughter pat lives close by, son rob lives in parkville.", ["pat", "rob", "parkville"]),
     ("SOCIAL: The pts wife, Tomasa Sandberg called.", ["Tomasa", "Sandberg"]),
+    ("social: sister, Ruth Baker, visited this am and will call back.", ["Ruth", "Baker"]),
     ("social: daughters sarah and margie in to visit today.", ["sarah", "margie"]),
     ("I spoke with Mary Hulse, who will meet with family.", ["Mary", "Hulse"]),
 ])
@@ -66,6 +67,11 @@ def test_a_name_found_once_is_replaced_at_every_mention_of_the_note(deid):
     ("PATIENT PRESENTED TO UNIVERSITY OF MD MEDICAL CENTER ON 9/14.", ["UNIVERSITY OF MD"]),
     ("FOUND UNRESPONSIVE IN ST MARY HOSPITAL.", ["ST MARY"]),
     ("knows she is at GH and the date.", ["GH"]),
+    ("Oriented, says she is in Memorial Hospital Medical Center today.", ["Memorial"]),
+    ("s/p stent, then to bmh cath lab for repeat angio.", ["bmh"]),
+    ("Family meeting Friday, MMC attorneys to review the proxy.", ["MMC"]),
+    ("stable on room air, plan c/o to barnstead if bed available.", ["barnstead"]),
+    ("pt worried about his business Winterbrook, wife managing it.", ["Winterbrook"]),
     ("Lives in Pikesville with his wife.", ["Pikesville"]),
     ("Home address 42 Elm Street, Apt 5.", ["42 Elm Street"]),
 ])
@@ -81,6 +87,13 @@ def test_dates_in_every_written_form_are_shifted_and_ranges_keep_their_length(de
     assert not _gone(out, ["7/22", "8/23", "8/25", "14-Mar-2021", "March 2020", "4/97", "10/16/2019", "Oct. 20th", "nov."])
     assert "8/21" in out and "9/22-9/24" in out and "13-Apr-2021" in out and "11/15/2019" in out, out
     assert counts["EN_DATE"] == 9
+
+
+def test_compact_dates_are_shifted_and_counts_are_not_dates(deid):
+    out, counts = deid.deidentify("DOB 03141952. Family meeting 052647 re plan. Plt 150000, WBC 101500.",
+                                  language="en", date_shift_days=30)
+    assert not _gone(out, ["03141952", "052647"]) and "04131952" in out and "062547" in out, out
+    assert "150000" in out and "101500" in out and counts["EN_DATE"] == 2
 
 
 @pytest.mark.parametrize("note", ["CPAP 5/5 and PS 10.", "Grade 2/6 systolic murmur.", "Strength 4/5 bilat.",
@@ -119,6 +132,7 @@ def test_ages_over_89_and_the_birth_year_of_a_90_plus_patient_are_removed(deid):
     "CV: HR 80 SR. Neuro: alert, MAE. GI: abd soft. GU: Foley draining.",
     "Parkinson disease, Crohn's disease, Hodgkin lymphoma, Down syndrome, Graves disease.",
     "Pt Russian speaking; interpreter called. Aline and swan in place; VEA noted.",
+    "Transferred from Outside Hospital on heparin; GH levels normal; c/o pain at incision.",
 ])
 def test_clinical_words_are_never_replaced(deid, note):
     out, counts = deid.deidentify(note, language="en", date_shift_days=30)

@@ -59,6 +59,14 @@ def shift_date_text(value: str, days: int) -> str | None:
         mw = 2 if m[1].startswith("0") else 1
         dw = 2 if m[2].startswith("0") else 1
         return f"{n.month:0{mw}d}/{n.day:0{dw}d}/{year}"
+    m = re.fullmatch(r"(\d{2})(\d{2})(\d{4}|\d{2})", v)
+    if m:  # compact MMDDYY / MMDDYYYY ("DOB 052647")
+        y = int(m[3]) if len(m[3]) == 4 else (2000 + int(m[3]) if int(m[3]) < 50 else 1900 + int(m[3]))
+        date = _safe(y, int(m[1]), int(m[2]))
+        if not date:
+            return None
+        n = date + dt.timedelta(days=days)
+        return f"{n.month:02d}{n.day:02d}" + (str(n.year) if len(m[3]) == 4 else f"{n.year % 100:02d}")
     m = re.fullmatch(r"(\d{1,2})-([A-Za-z]+)-(\d{4}|\d{2})", v)
     if m and _month(m[2]):  # 14-Mar-2021
         y = int(m[3]) if len(m[3]) == 4 else (2000 + int(m[3]) if int(m[3]) < 50 else 1900 + int(m[3]))

@@ -33,6 +33,9 @@ FULL = [
     rf"(?i)(?<![A-Za-z]){_M}\s*,?\s*(?:of\s+)?{_Y}(?!\d)",
     rf"(?<![\d/.:-]){_MO}-{_D}(?=\s*-\s*{_MO}-{_D}(?![\d-]))",  # 8-23 - 8-25
     rf"(?i)(?<![\d/.:-]){_D}-(?:{MONTHS}|{ABBR})-(?:{_Y}|\d{{2}})(?![\d-])",  # 14-Mar-2021
+    # compact MMDDYY / MMDDYYYY standing alone ("meeting 052647", "DOB 03141952"); counts such as
+    # "plt 150000" or "101500" never read as a month, a day and a year other than 00
+    r"(?<![\w.,/:-])(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:(?:19|20)\d{2}|(?!00)\d{2})(?![\w/:%-]|[.,]\d)",
 ]
 MONTH_DAY = rf"(?<![\d/:,])(?<!\d\.)(?P<m>{_MO})/(?P<d>{_D})(?![\d/%]|\.\d|,\d)"
 _RANGE_LEFT = re.compile(r"(?:^|[^\d/])\d{1,2}/\d{1,2}\s?-\s?$")

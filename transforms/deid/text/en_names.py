@@ -9,6 +9,9 @@ from transforms.deid.text.en_tokens import MEDIUM, STRONG, WEAK, Span, match_phr
 from transforms.deid.text.en_words import WordClasses
 
 _NAME_WITH_NUMBER = re.compile(r"[A-Za-z][a-z'A-Z-]*\d{0,4}")
+_CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+             "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+             "today", "tonight", "tomorrow", "yesterday"}
 
 
 class NameRules(WordClasses):
@@ -161,6 +164,14 @@ class NameRules(WordClasses):
                 if self.namey(p, "weak") and (self.listed_name(p) or self.unknown(p)) and not self.common(p):
                     found.add(toks, p.i, p.i + 1, "PERSON", MEDIUM, None, "aware")
 
+    def _capitalised_next(self, toks, k: int) -> bool:
+        """"mother, Janet Gateman": in text that is not all capitals, a capitalised word inside a
+        sentence right after a capitalised name part is the next part, even when it is an English word."""
+        t, prev = toks[k], toks[k - 1]
+        return self.style != "upper" and t.cap and prev.cap and not t.upper and not prev.upper and \
+            not t.sent_start and len(t.low) >= 3 and t.low not in self.cue_words and \
+            t.low not in _CALENDAR and not match_phrase(toks, k, self.facility)
+
     def _extend(self, toks, spans: list[Span]) -> list[Span]:
         out = []
         n = len(toks)
@@ -170,8 +181,9 @@ class NameRules(WordClasses):
                 continue
             start, end = s.start, s.end
             while end < n and not toks[end].line_break_before and toks[end].alpha and \
-                    self.namey(toks[end], "weak") and not self.clinical(toks[end]) and \
-                    (self.listed_name(toks[end]) or self.unknown(toks[end])) and not self.common(toks[end]):
+                    not self.clinical(toks[end]) and toks[end].low not in self.function and \
+                    (self.namey(toks[end], "weak") and (self.listed_name(toks[end]) or self.unknown(toks[end]))
+                     and not self.common(toks[end]) or self._capitalised_next(toks, end)):
                 end += 1
             while start > 0 and not toks[start].line_break_before:
                 p = toks[start - 1]

@@ -7,6 +7,12 @@ from transforms.deid.text.en_tokens import MEDIUM, SENTENCE_END, Tok, match_phra
 from transforms.deid.text.en_words import WordClasses
 
 
+def _call_out(toks, i) -> bool:
+    """"c/o to quartermain": an ICU's call-out (transfer) to a ward, not "complains of"."""
+    return toks[i].low == "o" and i >= 2 and toks[i - 1].text == "/" and toks[i - 2].low == "c" and \
+        i + 1 < len(toks) and toks[i + 1].low == "to"
+
+
 class PlaceRules(WordClasses):
     def _place_ok(self, t: Tok, first: bool) -> bool:
         """Could ``t`` be part of a place name right after a place cue?"""
@@ -39,7 +45,7 @@ class PlaceRules(WordClasses):
     def _movement(self, toks, found):
         n = len(toks)
         for t in toks:
-            if t.low not in self.movement:
+            if t.low not in self.movement and not _call_out(toks, t.i):
                 continue
             i = t.i + 1
             if i < n and toks[i].low in self.move_preps:
@@ -72,7 +78,8 @@ class PlaceRules(WordClasses):
                     not toks[end].line_break_before and (self.style != "mixed" or toks[end].cap or self.unknown(toks[end])
                                                          or end > i):
                 end += 1
-            if end > i and any(not self.common(toks[k]) or self.proper(toks[k]) for k in range(i, end)):
+            if end > i and any(not self.common(toks[k]) or self.proper(toks[k]) or
+                               (self.style == "lower" and toks[k].cap) for k in range(i, end)):
                 found.add(toks, i, end, "LOCATION", MEDIUM, None, "employer")
 
     def _residence(self, toks, found):
@@ -112,8 +119,10 @@ class PlaceRules(WordClasses):
                 if t.low == "of" and chain:
                     j -= 1
                     continue
-                if t.alpha and t.low not in self.function and t.low not in self.internal and \
-                        t.low not in self.generic_places and not match_phrase(toks, j, self.facility) and \
+                if t.alpha and t.low not in self.function and \
+                        (t.low not in self.internal and t.low not in self.generic_places or
+                         self._proper_generic(toks, j, i)) and \
+                        not match_phrase(toks, j, self.facility) and \
                         (self.style != "mixed" or t.cap or self.unknown(t)) and not (self.style == "upper" and t.sent_start and
                                                                   self.common(t) and not chain):
                     chain.append(j)
@@ -129,7 +138,27 @@ class PlaceRules(WordClasses):
         self._universities(toks, found)
         self._wards(toks, found)
         self._short_codes(toks, found)
+        self._department_codes(toks, found)
         self._named_hospitals(toks, found)
+
+    def _proper_generic(self, toks, j, head) -> bool:
+        """"in General Hospital Medical Center", "at Memorial Hospital": a capitalised generic word before a
+        capitalised facility word in text that is not all capitals is part of the hospital's name
+        ("Outside Hospital" and "his hospital" are not)."""
+        t = toks[j]
+        return self.style != "upper" and t.cap and toks[head].cap and not t.sent_start and \
+            t.low not in self.deictic_places
+
+    def _department_codes(self, toks, found):
+        """"to gh cath lab", "when GH attorneys", "at BMC ED": a short hospital code (ending in H, MC or HC)
+        before a hospital department or service names the hospital."""
+        n = len(toks)
+        for t in toks:
+            if not (t.alpha and 2 <= len(t.low) <= 5 and t.low.endswith(("h", "mc", "hc")) and t.i + 1 < n) or \
+                    (self.style == "mixed" and not t.upper) or t.low in self.function or t.low in self.cue_words:
+                continue
+            if match_phrase(toks, t.i + 1, self.hospital_departments) and not toks[t.i + 1].line_break_before:
+                found.add(toks, t.i, t.i + 1, "HOSPITAL", MEDIUM, None, "code")
 
     def _universities(self, toks, found):
         """"University of Maryland", "U of MD", "UOf Maryland": the whole name (it names a hospital)."""

@@ -29,6 +29,8 @@ class WordClasses:
         self.facility = phrases(c["facility_words"])
         self.internal = set(c["internal_places"])
         self.generic_places = set(c["generic_place_words"])
+        self.deictic_places = set(c["deictic_place_words"])
+        self.hospital_departments = phrases(c["hospital_departments"])
         self.units = set(c["ratio_after"])
         self.hospital_names = phrases(c["hospital_names"])
         self.employment = phrases(c["employment"])
