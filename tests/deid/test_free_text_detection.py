@@ -211,3 +211,15 @@ def test_surrogates_read_like_the_original(deid):
     assert re.search(r"dr\. (\w+) notified", out)[1] in p["en_family"], out  # a family name after a title
     assert re.search(r"\d{4} x\d\d;", out), out  # the extension keeps its "x"
     assert len(set(re.findall(r"TO (\w+)", out))) == 1 and "GH" not in out, out  # one place, one surrogate
+
+
+def test_a_surrogate_name_never_repeats_a_word_of_the_original():
+    from transforms.deid.text.surrogates import Surrogates
+    kept = []
+    for i in range(1500):
+        s = Surrogates(f"surrogate-secret-{i:04d}-0123456789".encode())
+        for name in ("carol wolfe", "Mary Hulse", "JOHN SMITH", "Hulse, Mary"):
+            out = s.person(name)
+            if {w.casefold() for w in re.findall(r"\w+", out)} & {w.casefold() for w in re.findall(r"\w+", name)}:
+                kept.append((name, out))
+    assert not kept, kept[:5]

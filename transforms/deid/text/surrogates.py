@@ -59,14 +59,27 @@ class Surrogates:
         names to given names of ``sex`` when known, family names to family names), so "Mary Hulse"
         and a later "Hulse" get the same family name; the letter case of the original is kept."""
         zh = _is_cjk(value) if zh is None else zh
+        own = {w.casefold() for w in re.findall(r"\w+", value)} if not zh else set()
         for salt in range(8):
-            out = self._person(value, sex, zh, salt, family)
+            out = self._person(value, sex, zh, salt, family, frozenset(own) | avoid)
             words = {w.casefold() for w in re.findall(r"\w+", out)}
-            if out.replace(" ", "").casefold() != value.replace(" ", "").casefold() and not words & avoid:
+            if out.replace(" ", "").casefold() != value.replace(" ", "").casefold() and not words & avoid and \
+                    not words & own:
                 return out
         return "某某" if zh else "Alex Doe"
 
-    def _person(self, value: str, sex: str | None, zh: bool, salt: int, family: bool = False) -> str:
+    def _word(self, kind: str, word: str, pool: list, salt: int, avoid: frozenset) -> str:
+        """One name word's surrogate: keyed by the word alone (the same word maps the same way in every
+        name), never the word itself or one to avoid ("carol wolfe" never becomes "carol lee")."""
+        for extra in range(8):
+            key = word if salt == 0 and extra == 0 else f"{word}\x1f{salt}\x1f{extra}" if extra else f"{word}\x1f{salt}"
+            out = self._pick(kind, key, pool)
+            if out.casefold() not in avoid:
+                return out
+        return out
+
+    def _person(self, value: str, sex: str | None, zh: bool, salt: int, family: bool = False,
+                avoid: frozenset = frozenset()) -> str:
         p = pools()
         key = value if salt == 0 else f"{value}\x1f{salt}"
         given_pool = p["en_given_female"] if sex == "F" else p["en_given_male"] if sex == "M" else \
@@ -91,11 +104,11 @@ class Surrogates:
             elif len(names) == 1:
                 first = not family and _lexicon_first(w)
                 pool, kind = (given_pool, f"en-given-{sex}") if first else (p["en_family"], "en-family")
-                out.append(_like(self._pick(kind, w if salt == 0 else f"{w}\x1f{salt}", pool), w))
+                out.append(_like(self._word(kind, w, pool, salt, avoid), w))
             else:
                 fam = k == family_index
                 pool, kind = (p["en_family"], "en-family") if fam else (given_pool, f"en-given-{sex}")
-                out.append(_like(self._pick(kind, w if salt == 0 else f"{w}\x1f{salt}", pool), w))
+                out.append(_like(self._word(kind, w, pool, salt, avoid), w))
             k += 1
         text = ""
         for w in out:
