@@ -223,3 +223,54 @@ def test_a_surrogate_name_never_repeats_a_word_of_the_original():
             if {w.casefold() for w in re.findall(r"\w+", out)} & {w.casefold() for w in re.findall(r"\w+", name)}:
                 kept.append((name, out))
     assert not kept, kept[:5]
+
+
+@pytest.mark.parametrize("note,phi", [
+    ("Send the card to 118 Martin Junctions Apt. 760, Port Angelamouth, MA 91634.", ["118", "Martin", "760", "91634"]),
+    ("Mail goes to PSC 9868, Box 2828, APO AP 02952 now.", ["9868", "2828", "02952"]),
+    ("Thomas Ramirez\n952 Willow Way\nSuite 666\nSouth Moore 09328", ["952", "666", "09328"]),
+    ("My zip code is 11057", ["11057"]),
+    ("Can I withdraw cash using my card 213146281948210? cc 588770658940 too.", ["213146281948210", "588770658940"]),
+    ("Call me on 7047743957 or 001-513-290-9960 or (280)348-5671x1319.", ["7047743957", "513-290-9960", "348-5671"]),
+    ("I'm Mary Moore, originally from Springfield.", ["Mary", "Moore"]),
+    ("Follow up with Jacob Lang in a couple of months.", ["Jacob", "Lang"]),
+    ("Mark Flores of Acme is the CEO; the film was directed by Brenda White.", ["Mark", "Flores", "Brenda", "White"]),
+])
+def test_addresses_account_numbers_phones_and_introduced_names_are_found(deid, note, phi):
+    out, _ = deid.deidentify(note, language="en", date_shift_days=None)
+    assert not _gone(out, phi), out
+
+
+def test_lab_counts_after_capitals_are_not_zip_codes(deid):
+    note = "WBC 12000, LOS 12883, plt 150000; 2 units PRBC; f/u with cardiology. Called pharmacy."
+    out, counts = deid.deidentify(note, language="en", date_shift_days=30)
+    assert out == note, (out, counts)
+
+
+def test_surrogates_never_repeat_another_name_of_the_text(deid):
+    for i in range(40):
+        d = TextDeidentifier({}, f"avoid-secret-{i:03d}-0123456789abcdef".encode())
+        note = "Spoke with Amy White and Edward Martin; Dr. Karen Lee and Dr. John Smith aware."
+        out, _ = d.deidentify(note, language="en", date_shift_days=None)
+        assert not _gone(out, ["Amy", "White", "Edward", "Martin", "Karen", "Lee", "John", "Smith"]), out
+
+
+@pytest.mark.parametrize("note,phi", [
+    ("Spoke with José Núñez and Zoë Strømsnes today.", ["José", "Núñez", "Zoë", "Strømsnes"]),
+    ("David lives at Fitjabraut 87, Torresík.", ["Fitjabraut 87"]),
+    ("Address: Via Leopardi 83, Carter", ["Via Leopardi 83"]),
+    ("Desk: 07700 316 475\nFax: (07700)553419\nMobile: 730 064 218", ["07700 316 475", "553419", "730 064 218"]),
+    ("You can call 070 6760 1009. Or call me on 06-82237745.", ["070 6760 1009", "06-82237745"]),
+    ("ZIP: 6250-120; postcode PH36 9QH", ["6250-120", "PH36 9QH"]),
+])
+def test_international_phones_addresses_and_accented_names_are_found(deid, note, phi):
+    out, _ = deid.deidentify(note, language="en", date_shift_days=None)
+    assert not _gone(out, phi), out
+
+
+@pytest.mark.parametrize("note", ["Lives at home with wife. Sent to rehab today. Lives alone.",
+                                  "OOB TO CHAIR X2 TOL WELL. WAS TO BE SENT TO REHAB TODAY ON QUARTERMAIN.",
+                                  "Call light within reach; call 2 units PRBC if Hct < 21."])
+def test_address_and_phone_cues_do_not_take_clinical_text(deid, note):
+    out, counts = deid.deidentify(note, language="en", date_shift_days=30)
+    assert "US_STREET" not in counts and "US_PHONE" not in counts, (out, counts)

@@ -151,7 +151,8 @@ class TextDeidentifier:
             kept.append(r)
         return _resolve_overlaps(kept)
 
-    def _replacement(self, entity: str, value: str, shift: int, known: KnownPHI | None, language: str) -> str:
+    def _replacement(self, entity: str, value: str, shift: int, known: KnownPHI | None, language: str,
+                     avoid: frozenset = frozenset()) -> str:
         if self.mode == "tags":
             return f"<{COUNT_AS.get(entity, entity)}>"
         s = self.surrogates
@@ -161,7 +162,7 @@ class TextDeidentifier:
             parts = entity.split("_")
             sex = "F" if "F" in parts else "M" if "M" in parts else (known.sex if known and entity == "KNOWN_NAME"
                                                                        else None)
-            return s.person(value, sex=sex, zh=zh, avoid=_known_name_words(known), family="L" in parts)
+            return s.person(value, sex=sex, zh=zh, avoid=avoid or _known_name_words(known), family="L" in parts)
         if entity in ADDRESS:
             return s.address(value)
         if entity in CITY:
@@ -232,10 +233,14 @@ class TextDeidentifier:
             results = [r for r in results if r.entity_type not in DATES]
         if not results:
             return text, {}
+        # a surrogate name never repeats a name of this text ("Amy White and Edward Martin" must not
+        # become "Edward Lee and ..."): every name word found here is avoided, the patient's too
+        avoid = _known_name_words(known) | frozenset(
+            w.casefold() for r in results if r.entity_type in NAME for w in re.findall(r"[^\W\d_]+", text[r.start:r.end]))
         operators = {}
         for entity in {r.entity_type for r in results}:
             operators[entity] = OperatorConfig(
-                "custom", {"lambda": (lambda v, e=entity: self._replacement(e, v, shift, known, language))})
+                "custom", {"lambda": (lambda v, e=entity: self._replacement(e, v, shift, known, language, avoid))})
         out = anonymizer_engine().anonymize(text=text, analyzer_results=results, operators=operators)
         counts = Counter(COUNT_AS.get(r.entity_type, r.entity_type) for r in results)
         return out.text, dict(sorted(counts.items()))

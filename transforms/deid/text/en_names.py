@@ -172,16 +172,26 @@ class NameRules(WordClasses):
             not t.sent_start and len(t.low) >= 3 and t.low not in self.cue_words and \
             t.low not in _CALENDAR and not match_phrase(toks, k, self.facility)
 
+    def _given_before(self, toks, i: int) -> bool:
+        p = toks[i - 1]
+        return p.alpha and p.cap and not p.upper and p.low in self.lex.first and p.low not in self.function and \
+            p.low not in self.titles and p.low not in self.cue_words and p.low not in _CALENDAR and \
+            not toks[i].line_break_before
+
     def _extend(self, toks, spans: list[Span]) -> list[Span]:
         out = []
         n = len(toks)
         for s in spans:
+            if s.kind == "LOCATION" and s.rule in ("city", "name-list") and s.score < MEDIUM and s.start > 0 and \
+                    self.style == "mixed" and toks[s.start].cap and self._given_before(toks, s.start):
+                s = Span(s.start, s.end, "PERSON", s.score, s.sex, s.rule)  # "Mark Flores": a person, not the island
             if s.kind != "PERSON":
                 out.append(s)
                 continue
             start, end = s.start, s.end
             while end < n and not toks[end].line_break_before and toks[end].alpha and \
-                    not self.clinical(toks[end]) and toks[end].low not in self.function and \
+                    (not self.clinical(toks[end]) or self.style == "mixed" and self.listed_name(toks[end]) and
+                     self._capitalised_next(toks, end)) and toks[end].low not in self.function and \
                     (self.namey(toks[end], "weak") and (self.listed_name(toks[end]) or self.unknown(toks[end]))
                      and not self.common(toks[end]) or self._capitalised_next(toks, end)):
                 end += 1
@@ -193,6 +203,12 @@ class NameRules(WordClasses):
                 if p.alpha and p.low in self.lex.first and p.low not in self.function and not self.clinical(p) \
                         and (self.style != "mixed" or p.cap) and p.low not in self.titles:
                     start -= 1
+                    continue
+                if self.style == "mixed" and p.alpha and p.cap and not p.upper and toks[start].cap and \
+                        not toks[start].upper and p.low in self.lex.first and p.low not in self.function and \
+                        p.low not in self.titles and p.low not in self.cue_words and p.low not in _CALENDAR and \
+                        p.low not in self.lex.abbreviations:
+                    start -= 1  # "Mark Flores", "Amber Edwards": a given name that is also an English word
                     continue
                 break
             out.append(Span(start, end, s.kind, s.score, s.sex, s.rule))

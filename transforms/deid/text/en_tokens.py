@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)*|[^\sA-Za-z0-9]")
+# letters of any script: "Núñez", "Søren", "Zoë" are one word each (a name split at "ñ" kept its tail)
+TOKEN = re.compile(r"[^\W_]+(?:'[^\W\d_]+)*|[^\s\w]|_")
 SENTENCE_END = set(".!?:;\n")
-_APOSTROPHE_NAME = re.compile(r"[A-Za-z]'[A-Za-z]{2,}")  # O'Connell, D'Angelo (not rec'd, con't)
+_APOSTROPHE_NAME = re.compile(r"[^\W\d_]'[^\W\d_]{2,}")  # O'Connell, D'Angelo (not rec'd, con't)
 
 #: evidence strength -> score of the span (Presidio threshold is 0.5)
 STRONG, MEDIUM, WEAK = 0.95, 0.85, 0.6

@@ -114,9 +114,45 @@ def _street_words_ok(value: str) -> bool:
                                    for w in words if len(w) > 1)
 
 
+_STATE_CODES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+                "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|FM|MH|PW|AA|AE|AP")
+_UNIT_WORD = r"(?:Apt|Apartment|Suite|Ste|APT|APARTMENT|SUITE|STE|apt|suite)"
+_UNIT = rf"(?:{_UNIT_WORD}\.?|Unit|UNIT|#)\s*#?\s*\w+"
+
+
+def _address_after_cue(value: str) -> bool:
+    """What follows "lives at" / "address:" is an address when it has a house number or is a capitalised
+    name of two words or more ("lives at home with wife" and "sent to ED" are not)."""
+    v = value.strip()
+    words = re.findall(r"[^\W\d_]+", v)
+    if not v[:1].isdigit() and not v[:1].isupper() and not v.lower().startswith("the corner"):
+        return False
+    if len(v.split()) > 10 or (v.isupper() and not v[:1].isdigit()):
+        return False  # a clause, not an address; in capitals only what starts with a house number
+    if any(c.isdigit() for c in v):
+        return bool(words)
+    caps = [w for w in words if w[:1].isupper()]
+    return len(caps) >= 2 and len(caps) >= len(words) - 1 and not v.isupper()
+
+
+def _nanp(value: str) -> bool:
+    """Ten digits (or 1 + ten) that read as a North American phone number: left to the phone recognizer."""
+    digits = re.sub(r"\D", "", value)
+    digits = digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
+    return len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789"
+
+
+def _street_suffixes() -> str:
+    from transforms.deid.text.lexicon import load_cues
+
+    words = sorted(load_cues()["street_suffixes"], key=len, reverse=True)
+    return "|".join(re.escape(w.capitalize()) for w in words)
+
+
 def build_recognizers(language: str) -> list[EntityRecognizer]:
     """Our recognizers for one Presidio language code."""
     L = (language,)
+    suffix = _street_suffixes()
     rec = [
         RegexRecognizer("CN_RESIDENT_ID", [r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
                                            r"(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"],
@@ -174,24 +210,65 @@ def build_recognizers(language: str) -> list[EntityRecognizer]:
             r"(?:年龄|年齡)\s*[:：]?\s*(?P<v>(?:9\d|1[0-4]\d))"], score=0.95, languages=L),
         RegexRecognizer("EMAIL_ANY", [r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"], score=0.95, languages=L),
         RegexRecognizer("US_PHONE", [
-            r"(?<!\d)(?<!\d-)(?:\+?1[-. ]?)?\(?\d{3}\)?[-. /]\s?\d{3}[-. /]\s?\d{4}(?![\d-])"
+            r"(?<!\d)(?<!\d-)(?:\+?1[-. ]?)?(?:\(\d{3}\)[-. /]?|\d{3}[-. /])\s?\d{3}[-. /]\s?\d{4}(?!\d|-\d)"
             r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5}(?!\d))?",
             r"(?<![\d/.-])\(?\d{3}-\d{4}\)?(?![\d-]|[A-Za-z])",
+            # international prefix and bare ten digits: "001-513-290-9960", "call me on 7047743957"
+            r"(?<![\d+])00?1[-. ]\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}(?![\d-])(?:\s*(?:x|ext\.?)\s*\d{1,5}(?!\d))?",
+            r"(?<![\w.-])(?<!\d,)1?[2-9]\d{2}[2-9]\d{6}(?![\w]|[.,]\d)",
             r"(?<![\d-])\(\d{3}-\d{3}-\d{4}\)",
             r"(?<![\w+])\+(?:[2-9]\d{0,2})[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?![\d-])",
             r"(?<![\d.-])\d{3} \d{7}(?![\d-])", r"(?<![\d.-])\d{6}-\d{4}(?![\d-])",
             r"(?i)(?<![A-Za-z])(?:pager|pgr|pg|beeper|bpr|beep|ext|extension|phone|ph|tel|telephone|cell|mobile|fax|"
-            r"call(?:\s+back)?(?:\s+at)?|contact(?:\s+number)?|number|#)\s*(?:#|no\.?|number|:)?\s*(?P<v>\d{4,11})(?![\d/.]\d)"],
-                        score=0.9, languages=L, validator=_not_a_range),
+            r"call(?:\s+back)?(?:\s+at)?|contact(?:\s+number)?|number|#)\s*(?:#|no\.?|number|:)?\s*(?P<v>\d{4,11})(?![\d/.]\d)",
+            # grouped digits after a phone cue, any national format: "Desk: 07700 316 475", "call me on 06-82237745"
+            r"(?i)(?:(?<![A-Za-z])|(?<=\\n))(?:phone|ph|tel|telephone|cell|mobile|fax|desk|pager|home|work|call|"
+            r"call\s+me\s+(?:on|at)|reach\s+me\s+(?:on|at)|text\s+me\s+(?:on|at)|answering\s+at|contact\s+me\s+(?:on|at)|"
+            r"messages\s+to|registered|whatsapp|sms)\s*(?:#|no\.?|number|:)?\s*"
+            r"(?P<v>\+?\(?\d[\d ().-]{5,18}\d)(?![\d/]|\.\d)"],
+                        score=0.9, languages=L, validator=lambda v: _not_a_range(v) and 7 <= sum(c.isdigit() for c in v) <= 15
+                        or bool(re.fullmatch(r"\d{4,6}", v))),
         RegexRecognizer("US_STREET", [
-            r"(?<![\d.,/-])\d{1,6}(?:\s+[A-Z][a-z]+|\s+[NSEW]\.?){1,4}\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
-            r"Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Pike|Square|Sq)\b\.?"
-            r"(?:,?\s+(?:Unit|Apt|Suite|#)\s*\w+)?",
-            r"(?<![\d.,/-])\d{1,6}(?:\s+[A-Z]{2,}){1,4}\s+(?:STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|"
-            r"DR|COURT|CT|WAY|PLACE|PL|TERRACE|PARKWAY|PKWY|CIRCLE|CIR|HIGHWAY|HWY|PIKE)\b\.?(?:,?\s+(?:UNIT|APT|SUITE|#)\s*\w+)?"],
+            rf"(?<![\w.,/-])\d{{1,6}}(?:\s+[A-Z][a-z]+|\s+[NSEW]\.?){{1,4}}\s+(?:{suffix})\b\.?(?:,?\s+{_UNIT})?",
+            # in capitals only the usual street types ("2 TOL WELL" is no street)
+            r"(?<![\w.,/-])\d{1,6}(?:\s+[A-Z]{2,}){1,4}\s+(?:STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|"
+            r"DR|COURT|CT|WAY|PLACE|PL|TERRACE|PARKWAY|PKWY|CIRCLE|CIR|HIGHWAY|HWY|PIKE)\b\.?"
+            r"(?:,?\s+(?:UNIT|APT|SUITE|#)\s*\w+)?"],
                         score=0.85, languages=L, validator=_street_words_ok),
-        RegexRecognizer("US_ZIP", [r"(?:(?<=[A-Z]{2} )|(?<=[A-Z]{2}  )|(?<=ZIP )|(?<=zip code ))\d{5}(?:-\d{4})?(?!\d)"],
+        RegexRecognizer("US_STREET", [
+            # military and box addresses: "PSC 9868, Box 2828", "Unit 7617 Box 4093", "APO AE 79105", "P.O. Box 255"
+            r"(?<![A-Za-z])(?:PSC|CMR|Unit|UNIT)\s+\d{3,5},?\s+Box\s+\d{1,5}",
+            r"(?<![A-Za-z])(?:APO|FPO|DPO)\s+(?:AA|AE|AP)(?:\s+\d{5})?(?!\d)",
+            r"(?<![A-Za-z])(?:USNS|USNV|USS|USCGC)\s+[A-Z][a-z]+",
+            r"(?i)(?<![A-Za-z])P\.?\s?O\.?\s+Box\s+\d{1,6}"],
+                        score=0.85, languages=L, name="medcorpus_us_box"),
+        # after an address cue, the address in any national format ("lives at Via Leopardi 83",
+        # "address: Strojírenská 1006, Praha"), up to the end of the clause
+        RegexRecognizer("US_STREET", [
+            r"(?i:(?:home\s+|postal\s+|mailing\s+|billing\s+)?address(?:\s+is)?\s*[:-]?|lives\s+(?:at|on)|living\s+at|"
+            r"located\s+at|resides\s+at|residing\s+at)\s+(?P<v>(?:the\s+corner\s+of\s+)?[^\W_][^\n.;!?]{2,80}?)"
+            r"(?=\s*(?:[.;!?](?:\s|$)|\n|\\n|$)|\s+(?:with|who|for|after|since|until|in\s+case|and\s+(?:his|her|their|is|was))\b)",
+            # after "send to" only what starts with a house number ("sent to 42 Elm St", not "sent to rehab")
+            r"(?i:send\s+(?:it\s+|them\s+)?to|sent\s+to|mail(?:ed)?\s+to|ship(?:ped)?\s+to|deliver(?:ed)?\s+to)\s+"
+            r"(?P<v>(?:the\s+corner\s+of\s+)?\d[^\n.;!?]{2,80}?)"
+            r"(?=\s*(?:[.;!?](?:\s|$)|\n|\\n|$)|\s+(?:with|who|for|after|since|until|in\s+case|and\s+(?:his|her|their|is|was))\b)"],
+                        score=0.85, languages=L, name="medcorpus_address_cue", validator=_address_after_cue),
+        # an apartment or suite number on its own: "Apt. 269", "Suite 610" (the number only)
+        RegexRecognizer("ADDRESS_UNIT", [rf"(?<![A-Za-z]){_UNIT_WORD}\.?\s*#?\s*(?P<v>\d{{1,6}}[A-Za-z]?)(?![\w])"],
+                        score=0.85, languages=L, name="medcorpus_us_unit"),
+        RegexRecognizer("US_ZIP", [
+            rf"(?<![A-Za-z])(?:{_STATE_CODES}),?\s{{1,2}}(?P<v>\d{{5}}(?:-\d{{4}})?)(?!\d)",
+            r"(?i)(?:(?<![A-Za-z])|(?<=\\n))(?:zip|postal|post)(?:\s*code)?\s*(?:is|:|#|no\.?)?\s*"
+            r"(?P<v>\d{3,5}(?:[- ]\d{2,4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})(?![\w-])",
+            # the last line of an address: a place name and a five-digit code ("South Moore, 09328")
+            # (lines also end at an escaped "\\n", as in text exported from JSON or CSV)
+            r"(?m)(?:^|\\n)[^\S\n]*(?:>\s*)?[A-Z][A-Za-z'.-]+(?:[^\S\n]+[A-Z][A-Za-z'.-]+){0,3},?[^\S\n]+"
+            r"(?P<v>\d{5}(?:-\d{4})?)[^\S\n]*(?=$|\\n)"],
                         score=0.85, languages=L),
+        # account and card numbers written bare: 12-19 digits, alone or in groups of four
+        RegexRecognizer("ACCOUNT_NUMBER", [r"(?<![\w.,/-])\d{9,19}(?![\w/%-]|[.,]\d)",
+                                           r"(?<![\w-])\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,4})?(?![\w-])"],
+                        score=0.8, languages=L, validator=lambda v: not _nanp(v)),
     ]
     if language == "en":
         rec += [EnglishContextRecognizer(), EnglishDateRecognizer()]
