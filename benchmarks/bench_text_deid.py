@@ -355,11 +355,59 @@ def chinese(n: int) -> None:
               + "".join(f"{r.get(x, 0):>12.3f}" for x in kinds))
 
 
+#: presidio-research entity types that are HIPAA identifiers (countries, nationalities, organisations,
+#: job titles and ages under 90 are not; a weekday is no element of a date)
+HIPAA_KINDS = {"PERSON", "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
+               "IP_ADDRESS", "URL", "DATE_TIME", "US_DRIVER_LICENSE", "ZIP_CODE", "US_BANK_NUMBER", "US_PASSPORT",
+               "MEDICAL_LICENSE", "DOMAIN_NAME"}
+_WEEKDAY = re.compile(r"(?i)(mon|tues|wednes|thurs|fri|satur|sun)day|\d{4}")
+
+
+def presidio_research(n: int) -> None:
+    """The presidio-research synthetic sentences (presidio-evaluator's own generator, seed 42): the set
+    on which a review found 53 % of PHI spans surviving. Needs ``pip install --no-deps
+    presidio-evaluator==0.3.2 && pip install faker python-dotenv`` (its other dependencies are for
+    training models, not for generating)."""
+    try:
+        from presidio_evaluator.data_generator import PresidioSentenceFaker
+    except ImportError:
+        print("\n4. skipped: presidio-evaluator not installed (pip install --no-deps presidio-evaluator==0.3.2 "
+              "&& pip install faker python-dotenv)")
+        return
+    import contextlib
+    import io
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        recs = PresidioSentenceFaker("en_US", lower_case_ratio=0.05, random_seed=42).generate_new_fake_sentences(n)
+    notes = [{"id": str(i), "text": r.full_text} for i, r in enumerate(recs)]
+    outs = {"medcorpus": _run_medcorpus(notes, {}), "presidio (default)": _run_presidio(notes)}
+    print(f"\n4. {n} presidio-research synthetic sentences (presidio-evaluator 0.3.2 generator, seed 42); "
+          "share of HIPAA-kind spans no longer verbatim in the output")
+    kinds = sorted({s.entity_type for r in recs for s in r.spans} & HIPAA_KINDS)
+    print(f"{'system':<22}{'recall':>8}" + "".join(f"{k[:12]:>13}" for k in kinds))
+    for name, out in outs.items():
+        per = {k: [0, 0] for k in kinds}
+        for r, o in zip(recs, out):
+            for sp in r.spans:
+                if sp.entity_type not in per or (sp.entity_type == "DATE_TIME" and _WEEKDAY.fullmatch(sp.entity_value.strip())):
+                    continue
+                per[sp.entity_type][0] += 1
+                if re.search(r"(?<!\w)" + re.escape(sp.entity_value) + r"(?!\w)", o):
+                    per[sp.entity_type][1] += 1
+        total = sum(a for a, _ in per.values())
+        left = sum(b for _, b in per.values())
+        print(f"{name:<22}{1 - left / total:>8.3f}" + "".join(f"{1 - b / a if a else 1:>13.3f}" for a, b in per.values()))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synthea", type=int, default=150, help="Synthea notes")
     ap.add_argument("--zh", type=int, default=200, help="synthetic Chinese notes")
     ap.add_argument("--skip-philter", action="store_true")
+    ap.add_argument("--presidio-research", type=int, default=1000,
+                    help="presidio-research synthetic sentences (needs presidio-evaluator; 0 to skip)")
     ap.add_argument("--run", help=argparse.SUPPRESS)
     ap.add_argument("--src", help=argparse.SUPPRESS)
     ap.add_argument("--dst", help=argparse.SUPPRESS)
@@ -378,6 +426,8 @@ def main(argv=None) -> int:
         synthea(args.synthea)
     if args.zh:
         chinese(args.zh)
+    if args.presidio_research:
+        presidio_research(args.presidio_research)
     return 0
 
 

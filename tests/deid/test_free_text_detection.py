@@ -133,6 +133,8 @@ def test_ages_over_89_and_the_birth_year_of_a_90_plus_patient_are_removed(deid):
     "Parkinson disease, Crohn's disease, Hodgkin lymphoma, Down syndrome, Graves disease.",
     "Pt Russian speaking; interpreter called. Aline and swan in place; VEA noted.",
     "Transferred from Outside Hospital on heparin; GH levels normal; c/o pain at incision.",
+    "Line Provider Payment Amount",
+    "High school",
 ])
 def test_clinical_words_are_never_replaced(deid, note):
     out, counts = deid.deidentify(note, language="en", date_shift_days=30)

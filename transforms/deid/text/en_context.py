@@ -37,6 +37,9 @@ class EnglishContext(NameRules, PlaceRules):
         for t in toks:
             t.common = t.low in lex.common
         self.style = case_style(toks)
+        words = [t for t in toks if t.alpha and len(t.text) > 1]
+        # "Line Provider Payment Amount": a title-case label, its capitals say nothing about names
+        self.title_case = self.style == "mixed" and len(words) <= 12 and sum(t.cap for t in words) >= 0.8 * len(words)
         found = Found()
         self._titles(toks, found)
         self._credentials(toks, found)
@@ -83,7 +86,8 @@ class EnglishContext(NameRules, PlaceRules):
                 found.add(toks, t.i, t.i + 1, "LOCATION", WEAK + 0.1, None, "city")
             return
         if self.listed_name(t) and not self.common(t):
-            if short:
+            if short or (self.title_case and self.lex.is_english(t.low) and t.low not in self.lex.first
+                         and not (t.i > 0 and toks[t.i - 1].low in self.lex.first and toks[t.i - 1].cap)):
                 return
             if self.style == "mixed" and not t.cap:
                 return

@@ -133,6 +133,8 @@ class PlaceRules(WordClasses):
                 chain.remove(min(chain))
             if not chain:
                 continue
+            if self.style == "mixed" and not toks[i].cap and all(self.common(toks[k]) for k in chain):
+                continue  # "High school", "Day clinic": English words before a lower-case facility word
             start = min(chain)
             found.add(toks, start, i, "HOSPITAL", MEDIUM, None, "facility")
         self._universities(toks, found)

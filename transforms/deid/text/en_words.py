@@ -50,6 +50,14 @@ class WordClasses:
     def style(self, value: str) -> None:
         self._local.style = value
 
+    @property
+    def title_case(self) -> bool:
+        return getattr(self._local, "title_case", False)
+
+    @title_case.setter
+    def title_case(self, value: bool) -> None:
+        self._local.title_case = value
+
     # ------------------------------------------------------------------ word classes
     def common(self, t: Tok) -> bool:
         return t.common
