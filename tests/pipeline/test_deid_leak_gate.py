@@ -49,14 +49,22 @@ def test_scan_finds_canaries_in_gzipped_text_nested_dicom_text_and_file_names(tm
     assert CANARY.lower() not in json.dumps(result).lower() and "Smith" not in json.dumps(result)
 
 
-def test_keyed_uids_and_shared_data_dicom_are_not_false_alarms(tmp_path):
+def test_keyed_uids_generic_file_names_and_pydicom_dicom_are_not_false_alarms(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
+    # a README among the inputs cites other inputs by their generic names (as pydicom's test files do)
+    (out / "readme.txt").write_text("CT_small.dcm: a small CT; JPEG2000.dcm: J2K; see IM0001\n")
+    inputs = ["dicom:CT_small.dcm", "dicom:JPEG2000.dcm", "dicom:study01/IM0001", "text:README.txt"]
     # a keyed UID whose digits hold a run shaped like a Chinese mobile number or resident ID
     _dicom(out / "u.dcm", uid="2.25.13812345678.110101199003074514")
     _dicom(out / "plain.dcm")
-    result = scan_files(out, roots=["/data/hospital/pacs"])
-    assert result["ok"] and result["dicom_files"] == 2, result
+    # a DICOM without preamble and file meta (deid keeps the input's encoding) is read, not "unreadable"
+    (out / "raw.dcm").write_bytes(Path(get_testdata_file("no_meta.dcm")).read_bytes())
+    result = scan_files(out, inputs=inputs, roots=["/data/hospital/pacs"])
+    assert result["ok"] and result["dicom_files"] == 3, result
+    (out / "cites.txt").write_text("prior: Smith_MRN20931847.dcm\n")  # a name that carries an identifier
+    assert not scan_files(out, inputs=inputs + ["dicom:Smith_MRN20931847.dcm"])["ok"]
+    (out / "cites.txt").unlink()
     _dicom(out / "named.dcm", uid="2.25.120931847")  # a canary still counts inside a UID
     assert not scan_files(out, canaries=["20931847"])["ok"]
 

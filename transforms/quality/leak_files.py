@@ -20,14 +20,26 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
 
 from transforms.quality.leak_gate import Matcher, name_canaries, scan_text_bytes
 
+_DIGIT_RUN = re.compile(r"\d{5,}")
 #: DICOM value representations that hold text (PS3.5 6.2); UI is checked for canaries only
 TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UR", "UT"}
+
+
+def carries_identifier(name: str) -> bool:
+    """Whether an input file's name looks like it carries an identifier: a run of five or more digits
+    (record and accession numbers, dates, UUIDs) or non-Latin letters (a name in Chinese script).
+
+    Generic names (``CT_small.dcm``, ``JPEG2000.dcm``, ``IM0001``) are not canaries: documentation and
+    guidelines among the inputs rightly cite them (pydicom's test-file README lists 37 of them)."""
+    stem = name.rsplit("/", 1)[-1]
+    return bool(_DIGIT_RUN.search(stem)) or any(ord(c) > 0x2E80 for c in stem)
 
 
 def _is_dicom(data: bytes, name: str) -> bool:
@@ -44,7 +56,7 @@ def dicom_strings(data: bytes):
     """(VR, text) of every string element of a DICOM file, nested sequences and file meta included."""
     import pydicom
 
-    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)  # some have no preamble
     datasets = [ds.file_meta] if getattr(ds, "file_meta", None) is not None else []
     for dataset in datasets + [ds]:
         for elem in dataset.iterall():
@@ -84,7 +96,8 @@ def scan_files(out: str | Path, *, inputs=(), documents=(), canaries=(), pattern
     stems become canaries); ``documents``: free-text documents of no known patient (a guideline
     named after its title, whose title rightly stays in its text): their relative paths only."""
     out = Path(out)
-    names = sorted(set(name_canaries(inputs)) | set(name_canaries(documents, stems=False)))
+    names = sorted(n for n in set(name_canaries(inputs)) | set(name_canaries(documents, stems=False))
+                   if carries_identifier(n))
     roots = [str(r) for r in roots if r and "://" not in str(r)]
     planted = [c for c in canaries if c]
     matcher = Matcher(planted + names + roots, patterns)
