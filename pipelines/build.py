@@ -249,7 +249,7 @@ def preflight(args, beam_args: list[str]):
     from pipelines.validate_command import leak_settings
 
     leak = leak_settings(config, [s.root for s in sources])  # None when leak_gate.enabled is false
-    fingerprint = input_fingerprint(sources)
+    fingerprint = input_fingerprint(sources, secret.value)  # keyed: manifest.json is shareable
     dask_partitions_for_input(opts, sources)
     chash = config_hash(config, {"benchmarks": ctx.benchmarks, "builders": builders_fingerprint()})
     return sources, config, secret, opts, ctx, leak, fingerprint, chash

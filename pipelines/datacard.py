@@ -4,7 +4,7 @@ The data card is for the people who use the corpus (sources, policies, tables, c
 ``README.md`` is the same card as a Hugging Face dataset card: its YAML ``configs:`` block names
 one config per table (``load_dataset(OUT, "sft")``; ``load_dataset(OUT)`` loads ``sft``);
 the audit log is for the privacy office (who ran what, when, with which config and key
-fingerprint, on which inputs — keyed pseudonyms of the files, sizes and sha256 — producing which
+fingerprint, on which inputs — keyed pseudonyms of the files, sizes and keyed content digests — producing which
 outputs). Neither holds PHI nor an input file name or an absolute path (file names often carry
 patient names or record numbers): the restricted ``lineage/sources`` maps the pseudonyms back.
 """

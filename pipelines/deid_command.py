@@ -8,7 +8,8 @@ written over each other. A first pass indexes every FHIR Patient of the run
 modality, as in ``build``; then each file is de-identified by ``transforms.deid.files``. Outputs
 keep the folder layout under DIR with keyed folder and file names (names often carry PHI). A summary of counts
 (entity types, DICOM actions, quarantined and rejected files — no values, no names) is written to
-``DIR/deid_summary.json`` and printed.
+``DIR/deid_summary.json`` and printed. Then the leak gate (``transforms.quality.leak_files``, on by
+default, ``leak_gate.*`` as in ``build``) reads every written file; anything found exits 1.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from pipelines.errors import UserError
 from pipelines.secret import resolve_secret
 from pipelines.sources import disambiguate, make_source
 
+#: free-text documents (not tables: ``.csv`` rows carry patient ids)
+DOCUMENT_SUFFIXES = (".txt", ".md", ".text", ".note")
 #: sniffed kinds that are not de-identified -> the reject kind in the summary
 _NOT_DEIDENTIFIED = {"invalid-json": "invalid_json", "json": "not_fhir_or_jsonl", "binary": "binary"}
 
@@ -207,6 +210,9 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
     sources = disambiguate(sources)  # two inputs holding the same relative path get distinct output paths
     secret = resolve_secret(args.secret_file, allow_demo=False)
     policy = load_section_file(config, "deid_policy")
+    from pipelines.validate_command import leak_settings
+
+    leak = leak_settings(config, [s.root for s in sources])  # None when leak_gate.enabled is false
     from pipelines.build import warn_if_ocr_unavailable
 
     warn_if_ocr_unavailable(policy)  # DICOM pixels are read with OCR; without it every image is quarantined
@@ -242,4 +248,33 @@ def run_deid(args, beam_args: list[str] | None = None) -> int:
           f"rejected {sum(v for k, v in counts.items() if k.startswith('files:rejected'))}; "
           f"{sum(v for k, v in counts.items() if k.startswith('rejected:'))} bad unit(s) left out of written files")
     print(f"summary (counts only): {summary_path}")
-    return 0
+    if leak is None:
+        return 0
+    return 0 if run_deid_leak_gate(args.output, sources, leak, summary_path) else 1
+
+
+def run_deid_leak_gate(output: str, sources, settings: dict, summary_path: Path) -> bool:
+    """The leak gate over every file deid wrote (``transforms.quality.leak_files``); its counts go
+    into ``deid_summary.json`` under ``leak_gate``; one line; False when anything was found."""
+    import sys
+
+    from transforms.io.listing import list_source
+    from transforms.quality.leak_files import scan_files, summary_line
+
+    if "://" in output:
+        print("leak gate: skipped for an object-store output (scan a local copy)", file=sys.stderr)
+        return True
+    # the inputs' names are canaries; a free-text document (deid links it to no patient, as build does
+    # not) keeps its title in its text, so only its relative path is one
+    listed = [f["source"] for s in sources for f in list_source(s.as_dict())]
+    documents = [n for n in listed if n.lower().removesuffix(".gz").endswith(DOCUMENT_SUFFIXES)]
+    result = scan_files(output, inputs=[n for n in listed if n not in documents], documents=documents,
+                        canaries=settings.get("canaries") or (),
+                        patterns=settings.get("patterns"), roots=settings.get("roots") or ())
+    summary = json.loads(summary_path.read_text())
+    summary["leak_gate"] = result
+    summary_path.write_text(json.dumps(summary, indent=1))
+    line = summary_line(result)
+    print(line if result["ok"] else f"medcorpus: error: {line} (see {summary_path} 'leak_gate')",
+          file=sys.stdout if result["ok"] else sys.stderr)
+    return bool(result["ok"])

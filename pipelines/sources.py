@@ -70,15 +70,19 @@ def check_sources(sources: list[Source]) -> None:
             raise UserError(f"no readable inputs in source {src.kind}:{src.pattern}")
 
 
-def input_fingerprint(sources: list[Source]) -> str:
-    """A hash of every input file's relative path, size and modification time (listing only, no reads).
+def input_fingerprint(sources: list[Source], secret: bytes) -> str:
+    """A keyed hash (HMAC-SHA256 with the run secret) of every input file's relative path, size and
+    modification time (listing only, no reads).
 
     The same test make and rsync use: an unchanged fingerprint means no input was added, removed,
-    resized or touched since the run that recorded it.
+    resized or touched since the run that recorded it. It is keyed because it goes into the
+    shareable ``manifest.json``: unkeyed, a recipient could test guesses of file names (which often
+    carry patient names or MRNs) and of the source paths against it.
     """
     import hashlib
+    import hmac
 
-    h = hashlib.sha256()
+    h = hmac.new(bytes(secret), b"input-fingerprint\x1f", hashlib.sha256)
     for src in sorted(sources, key=lambda s: (s.kind, s.pattern)):
         metas = FileSystems.match([src.pattern])[0].metadata_list
         h.update(f"{src.kind}\x1f{src.pattern}\x1e".encode())

@@ -148,16 +148,23 @@ def test_portable_runner_gives_identical_rows(corpus, corpus_portable):
 
 def test_data_card_and_audit_log_are_written_without_the_secret(corpus):
     from pipelines.secret import DEMO_SECRET
+    from transforms.deid.keys import hmac_hex
 
     out, manifest = corpus
     card = (out / "DATA_CARD.md").read_text(encoding="utf-8")
     audit = json.loads((out / "audit.json").read_text())
     assert manifest["deid_policy"]["id"] in card and "blind spot" in card
     assert audit["secret_fingerprint"] == manifest["secret_fingerprint"] and audit["config_hash"] == manifest["config_hash"]
-    # every listed input file, by pseudonym; the sample's zero-byte file is rejected unread (no sha256)
+    # every listed input file, by pseudonym; the sample's zero-byte file is rejected unread (no digest)
     assert len(audit["inputs"]) > 25 and all(i["source_id"].split(":", 1)[1].startswith("src-") for i in audit["inputs"])
-    assert [i["bytes"] for i in audit["inputs"] if i["sha256"] is None] == [0]
-    assert all(len(i["sha256"]) == 64 for i in audit["inputs"] if i["bytes"])
+    assert [i["bytes"] for i in audit["inputs"] if i["content_hmac"] is None] == [0]
+    # content digests are keyed: the plain sha256 (restricted lineage/sources) is in no shareable file
+    sources = read_table(out, "lineage/sources").to_pylist()
+    by_id = {r["source_id"]: r["sha256"] for r in sources}
+    assert all(i["content_hmac"] == hmac_hex(DEMO_SECRET, "input-content", by_id[i["source_id"]], 64)
+               for i in audit["inputs"] if i["bytes"])
+    shareable = json.dumps(audit) + card + (out / "manifest.json").read_text()
+    assert not [r for r in sources if r["sha256"] and r["sha256"] in shareable]
     assert "synthea/" not in json.dumps(audit) and "notes_en" not in card + json.dumps(audit)
     assert {o["path"] for o in audit["outputs"]} == {s["path"] for shards in manifest["shards"].values() for s in shards}
     for text in (card, json.dumps(audit)):

@@ -73,6 +73,11 @@ def test_summary_has_counts_and_no_phi(deid_out):
     _, out = deid_out
     summary = json.loads((out / "deid_summary.json").read_text())
     assert summary["counts"]["files:written"] > 20 and summary["counts"]["files:quarantined"] == 1
+    # the leak gate read every written file (DICOM included) and raised no false alarm on the sample
+    gate = summary["leak_gate"]
+    assert gate["ok"] and gate["files_scanned"] == sum(1 for p in out.rglob("*") if p.is_file())
+    # every Synthea bundle is named after its patient's UUID: those names are canaries
+    assert gate["dicom_files"] >= 1 and gate["canaries"]["input_names"] >= 14 and gate["canaries"]["roots"] == 1
     assert all(re.fullmatch(r"[a-z_:0-9A-Z\-]+", k) for k in summary["counts"])
 
 

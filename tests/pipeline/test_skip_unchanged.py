@@ -55,3 +55,21 @@ def test_editing_a_user_table_changes_the_config_hash(tmp_path):
     table.write_text("system,code,language,display\nhttp://loinc.org,2345-7,en,Glucose [Mass/volume]\n",
                      encoding="utf-8")
     assert config_hash(load_config(str(cfg))) != before
+
+
+def test_input_fingerprint_is_keyed_by_the_run_secret(tmp_path):
+    """manifest.json is shareable: its input fingerprint must not let a recipient test guessed file names."""
+    import hashlib
+
+    from pipelines.sources import input_fingerprint, make_source
+
+    (tmp_path / "Smith_John_MRN20931847.txt").write_text("note\n")
+    sources = [make_source("text", str(tmp_path))]
+    a = input_fingerprint(sources, b"first-secret-for-fingerprints-01")
+    assert a == input_fingerprint(sources, b"first-secret-for-fingerprints-01")
+    assert a != input_fingerprint(sources, b"other-secret-for-fingerprints-02")
+    # the unkeyed digest a recipient could recompute from a guessed listing is not what is recorded
+    meta = (tmp_path / "Smith_John_MRN20931847.txt").stat()
+    guess = hashlib.sha256(f"text\x1f{sources[0].pattern}\x1e/Smith_John_MRN20931847.txt\x1f{meta.st_size}"
+                           f"\x1f{meta.st_mtime:.6f}\x1e".encode()).hexdigest()
+    assert a != guess and len(a) == 64

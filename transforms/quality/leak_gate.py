@@ -56,17 +56,25 @@ def input_name_canaries(out: Path) -> list[str]:
     """
     import pyarrow.parquet as pq
 
-    names: set[str] = set()
     sources: set[str] = set()
     for shard in sorted((out / "lineage" / "inputs").glob("*.parquet")):
         t = pq.read_table(shard, columns=["source", "patient_key"])
         sources |= {s for s, k in zip(t.column("source").to_pylist(), t.column("patient_key").to_pylist()) if k}
-    for source in sorted(sources):
+    return name_canaries(sources)
+
+
+def name_canaries(sources, stems: bool = True) -> list[str]:
+    """The canaries of input files named ``kind:relative/path``: relative paths with a folder or of
+    ``MIN_STEM`` characters, and (``stems``) file stems that look like identifiers (digits) or non-Latin names."""
+    names: set[str] = set()
+    for source in sorted(set(sources)):
         rel = (source or "").partition(":")[2]
         if not rel:
             continue
         if "/" in rel or len(rel) >= MIN_STEM:
             names.add(rel)
+        if not stems:
+            continue
         stem = rel.rsplit("/", 1)[-1].split(".")[0]
         # a bare stem only when it looks like an identifier (digits) or a name in a non-Latin script;
         # "discharge_summary" may rightly appear in text, "Smith_MRN12345" or "张伟病历" may not
@@ -75,16 +83,19 @@ def input_name_canaries(out: Path) -> list[str]:
     return sorted(names)
 
 
-class _Matcher:
-    def __init__(self, canaries, patterns: dict | None):
+class Matcher:
+    """Counts the kinds found in a string: residual-PHI patterns (``patterns=False``: canaries only) and canaries."""
+
+    def __init__(self, canaries, patterns: dict | None | bool):
         self.canaries = sorted({_norm(c).casefold() for c in canaries if c and c.strip()})
+        self.builtin = patterns is not False
         self.patterns = {k: re.compile(v) if isinstance(v, str) else v for k, v in (patterns or {}).items()}
 
     def kinds(self, text: str) -> Counter:
         if not text:
             return Counter()
         text = _norm(text)
-        hits = Counter(h["kind"] for h in scan_text(text, extra_patterns=self.patterns))
+        hits = Counter(h["kind"] for h in scan_text(text, extra_patterns=self.patterns)) if self.builtin else Counter()
         folded = text.casefold()
         for canary in self.canaries:
             n = folded.count(canary)
@@ -127,7 +138,7 @@ def _ocr_text(png: bytes) -> str:
     return pytesseract.image_to_string(img, lang="eng", config="--psm 11")
 
 
-def _scan_parquet(path: Path, matcher: _Matcher, ocr_images: bool) -> dict:
+def _scan_parquet(path: Path, matcher: Matcher, ocr_images: bool) -> dict:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
@@ -159,9 +170,13 @@ def _scan_parquet(path: Path, matcher: _Matcher, ocr_images: bool) -> dict:
             "columns": dict(sorted(columns.items())), "row_ids": ids}
 
 
-def _scan_text_file(path: Path, matcher: _Matcher, skip: tuple[str, ...]) -> dict:
-    data = path.read_bytes()
-    if b"\x00" in data[:4096] and path.suffix.lower() not in _TEXT_SUFFIXES:
+def _scan_text_file(path: Path, matcher: Matcher, skip: tuple[str, ...]) -> dict:
+    return scan_text_bytes(path.read_bytes(), path.suffix, matcher, skip)
+
+
+def scan_text_bytes(data: bytes, suffix: str, matcher: Matcher, skip: tuple[str, ...] = ()) -> dict:
+    """A file's content by line (``suffix``: its extension, to tell text with a NUL from binary)."""
+    if b"\x00" in data[:4096] and suffix.lower() not in _TEXT_SUFFIXES:
         return {"lines": 0, "lines_with_hits": 0, "hits": {}, "binary": True}
     text = data.decode("utf-8", errors="replace")
     for block in skip:  # library code embedded verbatim (plotly.js in the report)
@@ -213,7 +228,7 @@ def scan_output(out: str | Path, *, canaries=(), patterns: dict | None = None, r
     skipped = 0
     names = input_name_canaries(out)
     roots = [str(r) for r in roots if r and "://" not in str(r)]
-    matcher = _Matcher(list(canaries) + names + roots, patterns)
+    matcher = Matcher(list(canaries) + names + roots, patterns)
     skip = _library_blocks()
     tables: dict[str, dict] = {}
     files: dict[str, dict] = {}

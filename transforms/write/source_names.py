@@ -43,9 +43,20 @@ def with_source_id(row: dict, secret: bytes) -> dict:
     return dict(row, source_id=source_id(secret, str(row.get("source") or "")))
 
 
+def content_hmac(secret: bytes, sha256: str | None) -> str | None:
+    """A keyed digest of an input file's content (HMAC-SHA256 of its sha256 under the run secret).
+
+    ``audit.json`` is shareable: a plain sha256 of a patient's file would let anyone who holds a
+    candidate file (or can guess a short one) confirm that it was an input. Whoever holds the secret
+    can still check a file: ``hmac_hex(secret, "input-content", sha256(file), 64)``."""
+    return hmac_hex(secret, "input-content", sha256, 64) if sha256 else None
+
+
 def audit_entry(inp: dict, secret: bytes) -> dict:
-    """An input file as recorded in ``audit.json``: pseudonym, size and sha256, never its name."""
-    return {"source_id": source_id(secret, inp["source"]), "bytes": inp.get("bytes"), "sha256": inp.get("sha256")}
+    """An input file as recorded in ``audit.json``: pseudonym, size and keyed content digest, never its
+    name nor a plain hash of its content (the restricted ``lineage/sources`` keeps the sha256)."""
+    return {"source_id": source_id(secret, inp["source"]), "bytes": inp.get("bytes"),
+            "content_hmac": content_hmac(secret, inp.get("sha256"))}
 
 
 def lineage_source(inp: dict, secret: bytes) -> dict:
