@@ -16,6 +16,7 @@ Heavy engines (Presidio + spaCy) load once per worker, on the first text to de-i
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -60,9 +61,17 @@ def _encounter_of(resource: dict) -> str | None:
 
 
 def _lang(text: str) -> str:
+    # FHIR strings (displays, concept texts) repeat from patient to patient: short ones are remembered
+    return _short_lang(text) if len(text) <= 512 else _detect(text)
+
+
+def _detect(text: str) -> str:
     from transforms.io.text_parse import detect_language
 
     return detect_language(text)[0]
+
+
+_short_lang = lru_cache(maxsize=65536)(_detect)
 
 
 class _LazyText:
