@@ -176,13 +176,14 @@ def main() -> int:
 
 
 def _subset(paths: list[Path]) -> Path:
-    """The first bundles as their own directory (links), for --bundles below the full set."""
+    """The first bundles as their own directory (copies: a link out of the source root is rejected), for
+    --bundles below the full set."""
     target = WORK / "full-subset"
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for p in paths:
-        (target / p.name).symlink_to(p)
+        shutil.copyfile(p, target / p.name)
     return target
 
 

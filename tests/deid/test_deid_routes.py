@@ -260,3 +260,37 @@ def test_note_ids_are_kept_unless_they_carry_an_identifier():
         assert fd._note_id(carrying, counts).startswith("d-"), carrying
     keyed = FileDeidentifier(b"routes-test-secret-0123456789abcdef", {"text": {"note_ids": "key"}})
     assert keyed._note_id("2-1", counts).startswith("d-")
+
+
+def test_known_phi_recognizers_follow_a_value_added_after_the_first_use():
+    known = KnownPHI(names=["Quentin Blackwood"])
+    first = known.recognizers("en")
+    assert [r.name for r in known.recognizers("en")] == [r.name for r in first]  # built once, same recognizers
+    known.ids.append("MRN-4417-0093")
+    assert {"KNOWN_ID"} <= {e for r in known.recognizers("en") for e in r.supported_entities}
+
+
+def test_a_patient_whose_texts_are_all_known_clean_is_walked_once_with_the_same_output(deid, monkeypatch):
+    import transforms.deid.fhir_deid as fhir_deid
+    from transforms.deid.stage import DeidentifyRecord
+
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1970-02-03",
+               "name": [{"family": "Blackwood", "given": ["Quentin"]}]}
+    cond = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}],
+                     "text": "Hypertension, stable"}, "onsetDateTime": "2015-06-01"}
+    record = {"patient_id": "p1", "texts": [], "dicom": [],
+              "resources": [{"kind": "fhir", "source": "f", "position": f"entry {i}", "resource": r}
+                            for i, r in enumerate((patient, cond))]}
+    fn = DeidentifyRecord(SECRET, {})
+    fn.setup()
+    fn.text = deid
+    walks = []
+    original = fhir_deid.deidentify_patient_resources
+    monkeypatch.setattr(fhir_deid, "deidentify_patient_resources",
+                        lambda *a, **k: walks.append(1) or original(*a, **k))
+    first = [o for o in fn.process(record) if isinstance(o, dict)]
+    assert len(walks) == 2  # the probe met texts never seen: spaCy over them, then the walk again
+    walks.clear()
+    second = [o for o in fn.process(record) if isinstance(o, dict)]
+    assert len(walks) == 1 and second == first  # every text now known clean: the probe walk is the result

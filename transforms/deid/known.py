@@ -142,14 +142,17 @@ def known_phi_for_patient(patient: dict | None, over: bool = False, dicom_datase
     return mark_over_age_cap(known, birth) if over else known
 
 
-def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blobs=(), fhir_policy: dict | None = None):
-    """KnownPHI of one patient record: FHIR Patient + the headers of their DICOM instances."""
+def known_phi_for_record(resources: list[dict], patient: dict | None, dicom_blobs=(), fhir_policy: dict | None = None,
+                         over: bool | None = None):
+    """KnownPHI of one patient record: FHIR Patient + the headers of their DICOM instances. ``over``: whether
+    the patient is over the age cap, when the caller already knows (``over_age_cap(resources, patient, ...)``)."""
     from transforms.deid.fhir_deid import over_age_cap
 
     from transforms.deid.text.known import clinical_terms_from_resources
 
     cap = int((fhir_policy or {}).get("age_cap", 89))
-    over = bool(patient) and over_age_cap(resources, patient, fhir_policy)
+    if over is None:
+        over = bool(patient) and over_age_cap(resources, patient, fhir_policy)
     known = known_phi_for_patient(patient, over, [_dicom_dataset(b) for b in dicom_blobs or ()], cap)
     if known is not None:
         known.clinical_terms = clinical_terms_from_resources(resources)  # never replaced in this patient's notes

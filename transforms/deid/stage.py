@@ -16,6 +16,7 @@ Heavy engines (Presidio + spaCy) load once per worker, on the first text to de-i
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -60,9 +61,17 @@ def _encounter_of(resource: dict) -> str | None:
 
 
 def _lang(text: str) -> str:
+    # FHIR strings (displays, concept texts) repeat from patient to patient: short ones are remembered
+    return _short_lang(text) if len(text) <= 512 else _detect(text)
+
+
+def _detect(text: str) -> str:
     from transforms.io.text_parse import detect_language
 
     return detect_language(text)[0]
+
+
+_short_lang = lru_cache(maxsize=65536)(_detect)
 
 
 class _LazyText:
@@ -172,22 +181,27 @@ class DeidentifyRecord(_TextDeidFn):
                 memo[k] = result
                 clean.remember((k[0], lang), result)
 
+        def probe():
+            """``(lookup, misses)``: ``lookup`` answers a text from what is already known (this patient's
+            results, texts found clean before) and records the others in ``misses``, answering them unchanged.
+            A walk with ``lookup`` that misses nothing is the walk itself; otherwise its output is dropped."""
+            misses: list = []
+
+            def lookup(text: str, language: str | None = None):
+                key = (text, language)
+                if key not in memo:
+                    lang = language or _lang(text)
+                    if not clean.unchanged((text, lang), tokens):
+                        misses.append(key)
+                        return text, {}
+                    memo[key] = (text, {})
+                return memo[key]
+
+            return lookup, misses
+
         deid.prefill = prefill
+        deid.probe = probe
         return deid
-
-    @staticmethod
-    def _texts_to_deidentify(prepared: list[dict], **kwargs) -> list[tuple[str, str | None]]:
-        """A dry run of the FHIR walk that only records which texts it would de-identify."""
-        from transforms.deid.fhir_deid import deidentify_patient_resources
-
-        wanted: list[tuple[str, str | None]] = []
-
-        def record(text: str, language: str | None = None):
-            wanted.append((text, language))
-            return text, {}
-
-        deidentify_patient_resources(prepared, text_deid=record, **kwargs)
-        return wanted
 
     def process(self, record: dict):
         """Never let one malformed record crash the run: reject its units instead, without details."""
@@ -216,9 +230,12 @@ class DeidentifyRecord(_TextDeidFn):
                     "de-identification of this patient failed; details withheld (may contain PHI)"))
             return
         yield from outputs
+        from transforms.heap import freeze_loaded_heap
+
+        freeze_loaded_heap("deid")  # the FHIR models, text engines and lexicons are loaded by now
 
     def _process(self, record: dict):
-        from transforms.deid.fhir_deid import deidentify_patient_resources
+        from transforms.deid.fhir_deid import deidentify_patient_resources, over_age_cap
         from transforms.deid.isolate import first_that_works, patient_shape_for_known_phi
         from transforms.deid.known import known_phi_for_record
         from transforms.io.fhir_notes import extract_notes
@@ -235,8 +252,10 @@ class DeidentifyRecord(_TextDeidFn):
         raw = [u["resource"] for u in record["resources"]]
         patient = next((r for r in raw if r.get("resourceType") == "Patient"), None)
         blobs, fhir_policy = [u.get("data") for u in record["dicom"]], self.policy.get("fhir") or {}
+        # the age at the latest event walks every resource: computed once for the known PHI and the walk
+        over = first_that_works(lambda: bool(patient) and over_age_cap(raw, patient, fhir_policy))
         known = first_that_works(  # a malformed Patient: read its PHI from a repaired copy, or do without it
-            lambda: known_phi_for_record(raw, patient, blobs, fhir_policy),
+            lambda: known_phi_for_record(raw, patient, blobs, fhir_policy, over=over),
             lambda: known_phi_for_record(raw, patient_shape_for_known_phi(patient), blobs, fhir_policy),
             lambda: known_phi_for_record(raw, None, blobs, fhir_policy))
         text_deid = self._text_deid(shift, known)
@@ -254,16 +273,32 @@ class DeidentifyRecord(_TextDeidFn):
             yield event("units", STAGE, IN, "", "fhir", n)
             walk = dict(secret=secret, patient_id=pid, date_shift_days=shift, policy=self.policy.get("fhir") or {},
                         fhir_version=self.fhir_version, display=self._display())
+            one_patient = sum(r.get("resourceType") == "Patient" for r in prepared) == 1
+
+            def walk_with(rs: list[dict], text_fn):
+                return deidentify_patient_resources(rs, text_deid=text_fn, **walk,
+                                                    over_age=over if rs is prepared and one_patient else None)
+
+            # first the walk with the texts already known (clean for earlier patients): when it meets no
+            # other text it is the result (typical of coded resources); else spaCy runs over all of the
+            # patient's other texts in batches (nlp.pipe) and the walk runs again
+            lookup, misses = text_deid.probe()
             try:
-                # spaCy over all of the patient's narratives and notes in batches (nlp.pipe), then the walk
-                text_deid.prefill(self._texts_to_deidentify(prepared, **walk))
+                done = walk_with(prepared, lookup)
             except Exception:  # noqa: BLE001 - the walk below de-identifies text by text and reports failures
-                pass
+                done, misses = None, []
             from transforms.deid.isolate import deidentify_isolating
 
             try:  # a resource that fails on its own is rejected alone (bad), the rest goes on
-                resources, counts, kept, bad = deidentify_isolating(
-                    prepared, lambda rs: deidentify_patient_resources(rs, text_deid=text_deid, **walk))
+                if done is not None and not misses:
+                    resources, counts, kept, bad = done[0], done[1], list(range(n)), []
+                else:
+                    try:
+                        text_deid.prefill(misses)
+                    except Exception:  # noqa: BLE001 - the walk de-identifies text by text and reports failures
+                        pass
+                    resources, counts, kept, bad = deidentify_isolating(
+                        prepared, lambda rs: walk_with(rs, text_deid))
             except Exception as exc:  # noqa: BLE001 - the patient's FHIR is rejected, the run goes on
                 for u in record["resources"]:
                     yield pvalue.TaggedOutput(REJECTED, rejected_row(

@@ -20,6 +20,9 @@ class _Linearise(beam.DoFn):
         for doc in docs:
             yield event("documents", "linearise", OUT, "", "fhir")
             yield doc
+        from transforms.heap import freeze_loaded_heap
+
+        freeze_loaded_heap("linearise")  # the ICD-10 tree and unit tables are loaded by now
 
 
 class LineariseRecords(beam.PTransform):

@@ -19,6 +19,7 @@ before the task builders render text from them; note text is never rewritten.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -31,10 +32,11 @@ COLUMNS = ("system", "code", "language", "display")
 ICD10_SYSTEMS = ("ICD-10-CM", "ICD-10", "ICD-10-CN")
 
 
-def display_language(display: str) -> str:
-    from transforms.terminology.concepts import _is_cjk
+_CJK = re.compile("[\u4e00-\u9fff]")  # transforms.terminology.concepts._is_cjk
 
-    return "zh" if any(_is_cjk(ch) for ch in display) else "en"
+
+def display_language(display: str) -> str:
+    return "zh" if _CJK.search(display) else "en"
 
 
 def codings(node) -> Iterator[dict]:

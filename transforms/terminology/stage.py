@@ -88,6 +88,9 @@ class AnnotateRecord(beam.DoFn):
             yield pvalue.TaggedOutput("documents", doc)
         yield event("patients", STAGE, OUT, "", "")
         yield record
+        from transforms.heap import freeze_loaded_heap
+
+        freeze_loaded_heap("terminology")  # the code maps and the UCUM registry are loaded by now
 
 
 def _flatten_stats(stats: dict, prefix: str = "") -> dict:

@@ -32,6 +32,16 @@ class KnownPHI:
     clinical_terms: list[str] = field(default_factory=list)
 
     def recognizers(self, language: str) -> list[RegexRecognizer]:
+        """Regex recognizers of the known values for ``language``; built once per patient and language
+        (kept outside the dataclass fields, rebuilt when a value changes)."""
+        key = (language, self.over_89, self.birth_year) + tuple(
+            tuple(v) for v in (self.names, self.ids, self.phones, self.addresses, self.cities, self.dates))
+        cache = self.__dict__.setdefault("_recognizers", {})
+        if key not in cache:
+            cache[key] = self._recognizers_for(language)
+        return list(cache[key])
+
+    def _recognizers_for(self, language: str) -> list[RegexRecognizer]:
         out = []
         for entity, values in (("KNOWN_NAME", self.names), ("KNOWN_ID", self.ids), ("KNOWN_PHONE", self.phones),
                                ("KNOWN_ADDRESS", self.addresses), ("KNOWN_CITY", self.cities),
