@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.tasks import build_examples_for_document, build_examples_for_record
 from transforms.tasks.labs import result_status
-from transforms.tasks.preference import corruptions, sibling_code
+from transforms.tasks.preference import corruptions, familiar_codes, lab_corruptions, sibling_code
 from transforms.terminology.stage import text_codes
 from transforms.tiering.matrix import load_matrix
 
@@ -119,6 +119,51 @@ def test_a_sibling_code_carries_its_own_correct_name():
     assert code != "E11.9" and code.startswith("E11") and name == cm.get_description(code)
     zh = sibling_code("J01.90", "x-2", "zh")
     assert zh and not zh.startswith("J01")
+
+
+def test_a_sibling_code_is_one_answers_are_also_written_in_and_reads_like_the_original():
+    # J02.9's siblings are J02.0 (a mapped, familiar code) and J02.8: the familiar one is the near miss,
+    # so a wrong code is also a right answer elsewhere and cannot be told by the code alone
+    assert "J02.0" in familiar_codes() and "J02.8" not in familiar_codes()
+    assert {sibling_code("J02.9", f"k{i}", "en") for i in range(20)} == {"J02.0"}
+    # among familiar siblings, the one whose name shares most words: E11.9 (without complications) ->
+    # another familiar type 2 diabetes code, never a code of another category
+    picks = {sibling_code("E11.9", f"k{i}", "en") for i in range(20)}
+    assert picks and all(p.startswith("E11.") and p in familiar_codes() for p in picks)
+
+
+def test_a_missed_diagnosis_and_an_unsupported_one_are_offered_together():
+    rec = record([cond("c1", "195662009", "Acute viral pharyngitis (disorder)")])
+    one = {"messages": [{}, {"content": "I10 - Essential (primary) hypertension"}], "language": "en"}
+    two = {"messages": [{}, {"content": "E11.9 - Type 2 diabetes mellitus without complications\n"
+                                        "I10 - Essential (primary) hypertension"}], "language": "en"}
+    for i in range(10):
+        options_one = corruptions({**one, "example_id": f"k{i}"}, rec, "note_to_diagnoses")
+        kinds_two = set(corruptions({**two, "example_id": f"k{i}"}, rec, "note_to_diagnoses"))
+        # one line: the record's other diagnosis given instead, as long as the answer, never a line added
+        assert "missed_diagnosis" not in options_one
+        assert options_one["unsupported_diagnosis"] == "J02.9 - Acute pharyngitis, unspecified"
+        assert {"missed_diagnosis", "unsupported_diagnosis"} <= kinds_two
+
+
+def test_a_wrong_lab_call_is_as_often_normal_as_abnormal():
+    answer = "\n".join(["- Glucose: 6.4 mmol/L (high; reference 3.9–5.5 mmol/L)",
+                        "- Heart rate: 95 /min (normal; reference 60–100 /min)",
+                        "- Respiratory rate: 13 /min (normal; reference 12–20 /min)",
+                        "- Systolic blood pressure: 131 mmHg (high; reference 90–119 mmHg)"])
+    wrong_normal = wrong_abnormal = 0
+    for i in range(200):
+        rejected = lab_corruptions(answer, f"k{i}", "en")["wrong_lab_direction"]
+        changed = [(a, b) for a, b in zip(answer.splitlines(), rejected.splitlines()) if a != b]
+        assert len(changed) == 1
+        before, after = changed[0]
+        if "(normal" in after:
+            wrong_normal += 1
+            assert "(high" in before
+        else:  # a normal result called abnormal in the panel's direction, on the side it lies nearer
+            wrong_abnormal += 1
+            assert after.startswith("- Heart rate: 95 /min (high")
+    assert 80 <= wrong_normal <= 120 and wrong_normal + wrong_abnormal == 200
 
 
 def test_near_misses_come_from_the_record_and_the_terminology():
