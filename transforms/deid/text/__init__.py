@@ -27,18 +27,12 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from transforms.deid.text.light_imports import without_unused_libraries
-
-with without_unused_libraries():
-    import presidio_analyzer  # noqa: F401 - first import here, without PyTorch/Transformers
-    import spacy  # noqa: F401
-
-from transforms.deid.text.dates import shift_date_text  # noqa: E402
-from transforms.deid.text.engine import LOCK, analyzer_engine, anonymizer_engine  # noqa: E402
-from transforms.deid.text.known import KnownPHI, known_phi_from_patient_resource  # noqa: E402
-from transforms.deid.text.normalize import normalize  # noqa: E402
-from transforms.deid.text.recognizers import EnglishContextRecognizer, build_recognizers  # noqa: E402
-from transforms.deid.text.surrogates import Surrogates  # noqa: E402
+from transforms.deid.text.dates import shift_date_text
+from transforms.deid.text.engine import LOCK, analyzer_engine, anonymizer_engine
+from transforms.deid.text.known import KnownPHI, known_phi_from_patient_resource
+from transforms.deid.text.normalize import normalize
+from transforms.deid.text.recognizers import EnglishContextRecognizer, build_recognizers
+from transforms.deid.text.surrogates import Surrogates
 
 DATA = Path(__file__).resolve().parent / "data"
 US_STATES = ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "

@@ -22,9 +22,7 @@ LOCK = threading.RLock()
 
 def analyzer_engine(ner: bool = True):
     """The one Presidio engine of this worker process for ``ner`` (with or without spaCy NER)."""
-    from transforms.deid.text.light_imports import without_unused_libraries
-
-    with LOCK, without_unused_libraries():  # Presidio looks for a GPU through PyTorch when installed
+    with LOCK:
         return _build_analyzer_engine(bool(ner))
 
 
