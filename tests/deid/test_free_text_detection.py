@@ -276,3 +276,14 @@ def test_international_phones_addresses_and_accented_names_are_found(deid, note,
 def test_address_and_phone_cues_do_not_take_clinical_text(deid, note):
     out, counts = deid.deidentify(note, language="en", date_shift_days=30)
     assert "US_STREET" not in counts and "US_PHONE" not in counts, (out, counts)
+
+
+def test_number_surrogates_never_read_as_chinese_ids_or_mobiles():
+    from transforms.deid.text.recognizers import cn_id_checksum_ok
+    from transforms.deid.text.surrogates import Surrogates
+
+    s = Surrogates(b"shape-secret-0123456789abcdef")
+    outs = [s.same_shape("ACCOUNT_NUMBER", f"{n:018d}") for n in range(100000000000000000, 100000000000003000)]
+    outs += [s.same_shape("ACCOUNT_NUMBER", f"{n:011d}") for n in range(20000000000, 20000003000)]
+    assert not [o for o in outs if len(o) == 18 and cn_id_checksum_ok(o)]
+    assert not [o for o in outs if re.fullmatch(r"1[3-9]\d{9}", o)]

@@ -136,7 +136,19 @@ class Surrogates:
         return self._pick("en-hospital", value, p["en_hospitals"])
 
     def same_shape(self, kind: str, value: str) -> str:
-        """Replace digits by keyed digits and letters by keyed letters, keeping separators."""
+        """Replace digits by keyed digits and letters by keyed letters, keeping separators. An 18-digit
+        result never reads as a Chinese resident ID (check digit valid), an 11-digit one never as a
+        Chinese mobile number: the leak gate would rightly take them for leaks."""
+        from transforms.deid.text.recognizers import cn_id_checksum_ok
+
+        for salt in range(16):
+            out = self._same_shape(kind if salt == 0 else f"{kind}\x1f{salt}", value)
+            if not (len(out) == 18 and out[:17].isdigit() and cn_id_checksum_ok(out)) and \
+                    not re.fullmatch(r"1[3-9]\d{9}", out):  # nor as a Chinese mobile number
+                return out
+        return out
+
+    def _same_shape(self, kind: str, value: str) -> str:
         digest = hmac.new(self.secret, f"shape:{kind}\x1f{value}".encode(), hashlib.sha256).digest()
         stream = (digest * (len(value) // len(digest) + 1))
         out = []
