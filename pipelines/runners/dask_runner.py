@@ -61,6 +61,12 @@ from pipelines.runners.dask_tasks import (_Blob, _concat, _count, _group, _hash_
 DaskOptions = beam_dask.DaskOptions
 
 
+class UnsupportedOnDask(NotImplementedError):
+    """A Beam feature this runner refuses by design (stateful DoFns, timers, splittable DoFns,
+    ``beam.io.Read`` sources, metrics; see the README's Known limits): a clear error at graph
+    construction, never a silent wrong result. A NotImplementedError, as Beam's runners raise."""
+
+
 class DaskRunnerOptions(PipelineOptions):
     """Options this runner adds to Beam's ``DaskOptions``."""
 
@@ -168,7 +174,7 @@ class _Translator(PipelineVisitor):
         elif isinstance(transform, _Reshuffle):
             raw = self._repartition(inputs[0], self.n, label)
         else:
-            raise NotImplementedError(f"the Dask runner cannot run {type(transform).__name__} ({label})")
+            raise UnsupportedOnDask(f"the Dask runner cannot run {type(transform).__name__} ({label})")
         self.raw[node] = raw
         for tag, pc in node.outputs.items():
             if tagged:
@@ -292,7 +298,7 @@ class DaskPipelineResult(PipelineResult):
             self.client.close()
 
     def metrics(self):
-        raise NotImplementedError("the Dask runner does not collect Beam metrics")
+        raise UnsupportedOnDask("the Dask runner does not collect Beam metrics")
 
 
 def default_partitions(client) -> int:
