@@ -22,9 +22,23 @@ warnings.filterwarnings("ignore")
 
 
 def files() -> list[bytes]:
-    import pydicom
-
     from transforms.io.dicom_read import DicomReadError, read_dataset
+
+    out = []
+    for p in dicom_test_files():
+        data = p.read_bytes()
+        try:
+            read_dataset(data, headers_only=False)
+        except DicomReadError:
+            continue
+        out.append(data)
+    return out
+
+
+def dicom_test_files() -> list[Path]:
+    """Every file of pydicom's test files, pydicom-data and deid-data that may be DICOM (the real
+    instances both DICOM benchmarks read)."""
+    import pydicom
 
     roots = [Path(pydicom.__file__).resolve().parent / "data" / "test_files"]
     for pkg in ("data_store", "deid_data"):
@@ -32,17 +46,8 @@ def files() -> list[bytes]:
             roots.append(Path(__import__(pkg).__file__).resolve().parent)
         except ImportError:
             pass
-    out = []
-    for root in roots:
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.suffix not in (".py", ".pyc", ".md", ".json", ".txt", ".zip"):
-                data = p.read_bytes()
-                try:
-                    read_dataset(data, headers_only=False)
-                except DicomReadError:
-                    continue
-                out.append(data)
-    return out
+    return [p for root in roots for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix not in (".py", ".pyc", ".md", ".json", ".txt", ".zip")]
 
 
 def main() -> int:

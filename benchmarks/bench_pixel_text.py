@@ -32,23 +32,16 @@ def images(limit: int):
 
     from transforms.io.dicom_render import pixels_for_display
 
-    roots = [Path(pydicom.__file__).resolve().parent / "data" / "test_files"]
-    for pkg in ("data_store", "deid_data"):
-        try:
-            roots.append(Path(__import__(pkg).__file__).resolve().parent)
-        except ImportError:
-            pass
+    from bench_dicom_deid import dicom_test_files
+
     out = []
-    for root in roots:
-        for p in sorted(root.rglob("*")):
-            if not p.is_file() or p.suffix in (".py", ".pyc", ".md", ".json", ".txt", ".zip"):
-                continue
-            try:
-                ds = pydicom.dcmread(p)
-                arr = pixels_for_display(ds)
-            except Exception:  # noqa: BLE001 - not an image we can display
-                continue
-            out.append((p.name, ds, arr))
+    for p in dicom_test_files():
+        try:
+            ds = pydicom.dcmread(p)
+            arr = pixels_for_display(ds)
+        except Exception:  # noqa: BLE001 - not an image we can display
+            continue
+        out.append((p.name, ds, arr))
     return out[:limit] if limit else out
 
 
